@@ -1,0 +1,13 @@
+// Command kensa inspects container images and the Dockerfiles that build
+// them, and tells the user exactly what to change.
+package main
+
+import (
+	"os"
+
+	"github.com/kensa-sec/kensa/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/spf13/cobra"
+)
+
+// scanOptions holds every `kensa scan` flag. Scanner wiring files read it.
+type scanOptions struct {
+	Format         string
+	Output         string
+	Severity       string // comma-separated list of severities to show
+	ExitCode       int
+	Config         string
+	IgnoreFile     string
+	ShowSuppressed bool
+	Scanners       []string // misconfig, secret, vuln
+	Quiet          bool
+
+	// Image sources.
+	Image      string // --image NAME inside a multi-image archive
+	Platform   string // --platform os/arch[/variant]
+	Insecure   bool
+	Rootfs     string
+	Dockerfile string // --dockerfile PATH for attribution
+	NoCache    bool
+	CacheDir   string
+	MaxFile    int64 // per-file content cap in bytes
+
+	// Vulnerabilities.
+	DBPath        string
+	IgnoreUnfixed bool
+	VEX           []string
+	Offline       bool
+}
+
+// scannerEnabled reports whether --scanners includes s.
+func (o *scanOptions) scannerEnabled(s string) bool {
+	for _, x := range o.Scanners {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// targetKind is what `kensa scan` decided its argument is.
+type targetKind string
+
+const (
+	targetDockerfile targetKind = "dockerfile" // a Dockerfile, or a folder with one and its build context
+	targetImage      targetKind = "image"      // archive, OCI layout or registry reference
+	targetRootfs     targetKind = "rootfs"
+	targetSBOM       targetKind = "sbom"
+)
+
+func newScanCmd() *cobra.Command {
+	o := &scanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan TARGET",
+		Short: "Scan a Dockerfile, build context, image archive, OCI layout, registry image, rootfs or SBOM",
+		Long: `Scan detects what TARGET is and runs every applicable scanner:
+  kensa scan .                          Dockerfile + build context in this folder
+  kensa scan path/to/Dockerfile         one Dockerfile
+  kensa scan app.tar                    docker save / podman save / OCI archive
+  kensa scan oci-layout-dir/            OCI image layout
+  kensa scan registry.example/app:1.2   image in a registry (docker config auth)
+  kensa scan --rootfs ./rootfs          unpacked root filesystem
+  kensa scan sbom.json                  CycloneDX or SPDX SBOM (vulnerabilities)
+
+Every flag can also be set with a KENSA_<FLAG> environment variable
+(e.g. KENSA_SEVERITY=HIGH,CRITICAL, KENSA_EXIT_CODE=1).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return &InputError{Err: err}
+			}
+			target := ""
+			if len(args) == 1 {
+				target = args[0]
+			}
+			return runScan(cmd.Context(), o, target, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Format, "format", "f", "table", "output format: table, json, sarif, cyclonedx, spdx")
+	f.StringVarP(&o.Output, "output", "o", "", "write the report to this file instead of stdout")
+	f.StringVarP(&o.Severity, "severity", "s", "", "severities to show, comma-separated (default all: CRITICAL,HIGH,MEDIUM,LOW,INFO,UNKNOWN)")
+	f.IntVar(&o.ExitCode, "exit-code", 0, "exit with this code when findings at the shown severities remain")
+	f.StringVarP(&o.Config, "config", "c", "", "config file (default kensa.yaml in the target folder, if present)")
+	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default .kensaignore in the target folder, if present)")
+	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "also show findings suppressed by ignores or VEX")
+	f.StringSliceVar(&o.Scanners, "scanners", []string{"misconfig", "secret", "vuln"}, "scanners to run: misconfig, secret, vuln")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
+	f.StringVar(&o.Image, "image", "", "image name to pick inside a multi-image archive")
+	f.StringVar(&o.Platform, "platform", "", "platform to pick from a multi-platform index, os/arch[/variant] (default the host's)")
+	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and unverified-TLS registries")
+	f.StringVar(&o.Rootfs, "rootfs", "", "scan an unpacked root filesystem folder")
+	f.StringVar(&o.Dockerfile, "dockerfile", "", "Dockerfile that built the image, to trace findings to its lines")
+	f.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the layer cache")
+	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
+	f.Int64Var(&o.MaxFile, "max-file-size", 64<<20, "largest file (bytes) whose content is analyzed; larger files are reported as skipped")
+	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
+	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
+	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
+	f.BoolVar(&o.Offline, "offline", false, "never touch the network (registries excepted)")
+	return cmd
+}
+
+// runScan detects the target, runs the scanners and writes the report.
+func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	kind, err := detectTarget(o, target)
+	if err != nil {
+		return err
+	}
+	var rep *finding.Report
+	switch kind {
+	case targetDockerfile:
+		rep, err = scanDockerfile(ctx, o, target, stderr)
+	case targetImage, targetRootfs:
+		rep, err = scanImage(ctx, o, kind, target, stderr)
+	case targetSBOM:
+		rep, err = scanSBOM(ctx, o, target, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	return finishScan(o, rep, stdout)
+}
+
+// detectTarget decides what target is.
+func detectTarget(o *scanOptions, target string) (targetKind, error) {
+	if o.Rootfs != "" {
+		if target != "" {
+			return "", inputErrorf("give either --rootfs DIR or a TARGET, not both")
+		}
+		st, err := os.Stat(o.Rootfs)
+		if err != nil {
+			return "", &InputError{Err: fmt.Errorf("rootfs %s: %w", o.Rootfs, err)}
+		}
+		if !st.IsDir() {
+			return "", inputErrorf("rootfs %s: not a folder", o.Rootfs)
+		}
+		return targetRootfs, nil
+	}
+	if target == "" {
+		return "", inputErrorf("scan needs a TARGET (a Dockerfile, folder, image archive, OCI layout, image reference or SBOM) or --rootfs DIR")
+	}
+	st, err := os.Stat(target)
+	switch {
+	case err == nil && st.IsDir():
+		if fileExists(filepath.Join(target, "oci-layout")) || fileExists(filepath.Join(target, "index.json")) {
+			return targetImage, nil
+		}
+		if _, ok := findDockerfile(target); ok {
+			return targetDockerfile, nil
+		}
+		return "", inputErrorf("%s: folder holds neither a Dockerfile/Containerfile nor an OCI image layout", target)
+	case err == nil:
+		return sniffFile(target)
+	case errors.Is(err, fs.ErrNotExist):
+		if looksLikeReference(target) {
+			return targetImage, nil
+		}
+		return "", inputErrorf("%s: no such file or folder, and not an image reference", target)
+	default:
+		return "", &InputError{Err: fmt.Errorf("%s: %w", target, err)}
+	}
+}
+
+// dockerfileNames are the file names a build looks for in a context folder.
+var dockerfileNames = []string{"Dockerfile", "Containerfile", "dockerfile", "containerfile"}
+
+// findDockerfile returns the Dockerfile inside a context folder.
+func findDockerfile(dir string) (string, bool) {
+	for _, n := range dockerfileNames {
+		p := filepath.Join(dir, n)
+		if fileExists(p) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// sniffFile looks at a file's first bytes to tell an image archive or an SBOM
+// from a Dockerfile.
+func sniffFile(path string) (targetKind, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", &InputError{Err: fmt.Errorf("%s: %w", path, err)}
+	}
+	defer f.Close()
+	head := make([]byte, 1024)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case n >= 262 && string(head[257:262]) == "ustar":
+		return targetImage, nil
+	case n >= 2 && head[0] == 0x1f && head[1] == 0x8b: // gzip: a compressed archive
+		return targetImage, nil
+	case n >= 4 && string(head[:4]) == "\x28\xb5\x2f\xfd": // zstd
+		return targetImage, nil
+	}
+	if trimmed := strings.TrimSpace(string(head)); strings.HasPrefix(trimmed, "{") {
+		var probe map[string]json.RawMessage
+		full, err := os.ReadFile(path)
+		if err == nil && json.Unmarshal(full, &probe) == nil {
+			if _, ok := probe["bomFormat"]; ok {
+				return targetSBOM, nil
+			}
+			if _, ok := probe["spdxVersion"]; ok {
+				return targetSBOM, nil
+			}
+		}
+	}
+	return targetDockerfile, nil
+}
+
+// looksLikeReference reports whether s parses as an image reference with a
+// registry, repository path or tag, so a typo'd file name is not sent to
+// Docker Hub.
+func looksLikeReference(s string) bool {
+	if strings.ContainsAny(s, " \t\\") {
+		return false
+	}
+	if _, err := name.ParseReference(s, name.StrictValidation); err == nil {
+		return true
+	}
+	if !strings.ContainsAny(s, ":/@") {
+		return false
+	}
+	_, err := name.ParseReference(s)
+	return err == nil
+}

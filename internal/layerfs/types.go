@@ -1,0 +1,92 @@
+// Package layerfs walks image layers: it reads each layer's tar stream once,
+// offers files to analyzers that asked for them, and merges layers (whiteouts,
+// opaque directories) into a final view with a per-path history.
+package layerfs
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/inventory"
+)
+
+// EntryType is the kind of a layer entry.
+type EntryType uint8
+
+// Entry types.
+const (
+	TypeFile EntryType = iota
+	TypeDir
+	TypeSymlink
+	TypeHardlink
+	TypeOther // devices, fifos
+)
+
+// Entry is one normalized tar header of a layer.
+type Entry struct {
+	// Path is cleaned and absolute ("/etc/passwd"); never contains "..".
+	Path     string      `json:"p"`
+	Type     EntryType   `json:"t"`
+	Mode     fs.FileMode `json:"m"` // permissions plus fs.ModeSetuid/ModeSetgid/ModeSticky
+	Size     int64       `json:"s,omitempty"`
+	UID      int         `json:"u,omitempty"`
+	GID      int         `json:"g,omitempty"`
+	Linkname string      `json:"l,omitempty"`
+	// Whiteout marks an entry that deletes Path from lower layers; Opaque
+	// marks a directory whose lower-layer contents are hidden.
+	Whiteout bool `json:"w,omitempty"`
+	Opaque   bool `json:"o,omitempty"`
+}
+
+// File is a regular file offered to an analyzer, with its content.
+type File struct {
+	Entry
+	// Content holds the whole file (at most the walk's per-file cap; files
+	// above it are never offered and are recorded in LayerFacts.Skipped).
+	Content []byte
+	// Layer is the index of the layer being walked.
+	Layer int
+}
+
+// Analyzer extracts facts from the files of one layer. The walk asks Wants
+// for every regular file and calls Analyze with the content of those
+// wanted. Layers are walked in parallel, so an Analyzer must be safe for
+// concurrent use; within one layer calls are sequential, so writing to out
+// needs no locking. Name and Version form the layer-cache key: bump Version
+// whenever the analyzer's output for the same bytes changes.
+type Analyzer interface {
+	Name() string
+	Version() int
+	Wants(path string, size int64, mode fs.FileMode) bool
+	Analyze(ctx context.Context, f *File, out *LayerFacts) error
+}
+
+// Skip records a file that was not analyzed and why.
+type Skip struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// LayerFacts is everything the walk learned from one layer. It is what the
+// layer cache stores (keyed by DiffID and analyzer versions), so every field
+// must survive a JSON round trip.
+type LayerFacts struct {
+	Index  int    `json:"index"`
+	Digest string `json:"digest"`
+	DiffID string `json:"diff_id"`
+	// Size is the uncompressed byte count of the layer's files.
+	Size    int64   `json:"size"`
+	Entries []Entry `json:"entries"`
+	// Packages found by inventory extractors; Layer is set to Index.
+	Packages []inventory.Package `json:"packages,omitempty"`
+	// OS is set when the layer holds an os-release file.
+	OS *inventory.OS `json:"os,omitempty"`
+	// Findings from per-file analyzers (secrets, credential files), with
+	// Location.Path set to the file; layer fields are filled by the merge.
+	Findings []finding.Finding `json:"findings,omitempty"`
+	// Files keeps the content of small files image rules read from the
+	// merged view (/etc/passwd, /etc/group, /etc/os-release), by path.
+	Files   map[string][]byte `json:"files,omitempty"`
+	Skipped []Skip            `json:"skipped,omitempty"`
+}
