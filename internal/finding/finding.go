@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kensa-sec/kensa/internal/inventory"
 )
 
 // SchemaVersion is the version of the JSON report schema. Bump it only for
@@ -207,6 +209,10 @@ type Report struct {
 	Suppressed []Finding  `json:"suppressed,omitempty"`
 	Summary    Summary    `json:"summary"`
 	Image      *ImageInfo `json:"image,omitempty"`
+	// OS and Packages are the inventory (image, rootfs and SBOM targets);
+	// SBOM writers and the vulnerability matcher read them.
+	OS       *inventory.OS       `json:"os,omitempty"`
+	Packages []inventory.Package `json:"packages,omitempty"`
 	// Notes are warnings the user should see: skipped files, an old DB.
 	Notes []string `json:"notes,omitempty"`
 }
