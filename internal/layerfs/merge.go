@@ -141,3 +141,21 @@ func (im *Image) deleteTree(p string, layer int, self bool) {
 func Clean(name string) string {
 	return path.Clean("/" + strings.TrimPrefix(name, "./"))
 }
+
+// Waste returns, per layer, the bytes that layer wrote which a later layer
+// deleted or overwrote (they ship in the image but are invisible in the
+// final filesystem), and the total.
+func (im *Image) Waste() (perLayer []int64, total int64) {
+	perLayer = make([]int64, len(im.Layers))
+	for _, changes := range im.history {
+		for i, c := range changes {
+			if c.Kind == Deleted || c.Size == 0 || i == len(changes)-1 {
+				continue
+			}
+			// Superseded by a later change (overwrite or deletion).
+			perLayer[c.Layer] += c.Size
+			total += c.Size
+		}
+	}
+	return perLayer, total
+}

@@ -43,3 +43,14 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+func TestWaste(t *testing.T) {
+	im := Merge([]*LayerFacts{
+		{Entries: []Entry{file("/big", 100), file("/keep", 5), file("/over", 20)}},
+		{Entries: []Entry{{Path: "/big", Whiteout: true}, file("/over", 30)}},
+	})
+	per, total := im.Waste()
+	if total != 120 || per[0] != 120 || per[1] != 0 {
+		t.Errorf("waste per=%v total=%d, want [120 0] 120", per, total)
+	}
+}
