@@ -1,0 +1,270 @@
+// Package extract combines the inventory extractors into one layer
+// analyzer, and resolves the packages of an image's final filesystem from
+// the per-layer facts.
+package extract
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	packageurl "github.com/package-url/packageurl-go"
+
+	"github.com/kensa-sec/kensa/internal/inventory"
+	"github.com/kensa-sec/kensa/internal/inventory/apk"
+	"github.com/kensa-sec/kensa/internal/inventory/dpkg"
+	"github.com/kensa-sec/kensa/internal/inventory/gobin"
+	"github.com/kensa-sec/kensa/internal/inventory/golang"
+	"github.com/kensa-sec/kensa/internal/inventory/npm"
+	"github.com/kensa-sec/kensa/internal/inventory/osrelease"
+	"github.com/kensa-sec/kensa/internal/inventory/python"
+	"github.com/kensa-sec/kensa/internal/layerfs"
+)
+
+// Extractor reads packages from one kind of file. Wants is called for
+// every file of every layer and must only look at the path and mode;
+// Extract is a pure function of the bytes and returns an error naming the
+// file when they are malformed.
+type Extractor interface {
+	Name() string
+	Wants(path string, mode fs.FileMode) bool
+	Extract(path string, content []byte) ([]inventory.Package, error)
+}
+
+// DefaultMaxFileSize caps the files the analyzer asks for.
+const DefaultMaxFileSize = 256 << 20
+
+// Options configure the analyzer.
+type Options struct {
+	// Extractors to run; nil means All().
+	Extractors []Extractor
+	// MaxFileSize is the largest file offered to any extractor; 0 means
+	// DefaultMaxFileSize.
+	MaxFileSize int64
+}
+
+// All returns every extractor, in a fixed order.
+func All() []Extractor {
+	return []Extractor{
+		dpkg.Extractor{},
+		apk.Extractor{},
+		npm.Extractor{},
+		python.Extractor{},
+		golang.Extractor{},
+		gobin.Extractor{},
+	}
+}
+
+// analyzerVersion is bumped whenever any extractor's output changes for the
+// same bytes (it is part of the layer-cache key).
+const analyzerVersion = 1
+
+type analyzer struct {
+	extractors []Extractor
+	maxSize    int64
+}
+
+// Analyzer returns a layer analyzer that runs the extractors on the files
+// they want, records packages in LayerFacts.Packages (Path and Layer set)
+// and the OS in LayerFacts.OS, and keeps release files in LayerFacts.Files
+// for image rules and Resolve.
+func Analyzer(opts Options) layerfs.Analyzer {
+	a := &analyzer{extractors: opts.Extractors, maxSize: opts.MaxFileSize}
+	if a.extractors == nil {
+		a.extractors = All()
+	}
+	if a.maxSize <= 0 {
+		a.maxSize = DefaultMaxFileSize
+	}
+	return a
+}
+
+func (a *analyzer) Name() string { return "inventory" }
+
+func (a *analyzer) Version() int { return analyzerVersion }
+
+func (a *analyzer) Wants(path string, size int64, mode fs.FileMode) bool {
+	if osrelease.Wants(path) {
+		return size <= osrelease.MaxSize
+	}
+	if size > a.maxSize {
+		return false
+	}
+	for _, e := range a.extractors {
+		if e.Wants(path, mode) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *analyzer) Analyze(ctx context.Context, f *layerfs.File, out *layerfs.LayerFacts) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if osrelease.Wants(f.Path) {
+		a.analyzeRelease(f, out)
+		return nil
+	}
+	for _, e := range a.extractors {
+		if !e.Wants(f.Path, f.Mode) {
+			continue
+		}
+		pkgs, err := e.Extract(f.Path, f.Content)
+		if err != nil {
+			out.Skipped = append(out.Skipped, layerfs.Skip{Path: f.Path, Reason: fmt.Sprintf("%s extractor: %v", e.Name(), err)})
+			continue
+		}
+		for _, p := range pkgs {
+			p.Path = f.Path
+			p.Layer = f.Layer
+			p.LayerDigest = out.Digest
+			out.Packages = append(out.Packages, p)
+		}
+	}
+	return nil
+}
+
+// analyzeRelease keeps a release file and sets the layer's OS from the
+// most authoritative release file the layer holds.
+func (a *analyzer) analyzeRelease(f *layerfs.File, out *layerfs.LayerFacts) {
+	if out.Files == nil {
+		out.Files = map[string][]byte{}
+	}
+	out.Files[f.Path] = append([]byte(nil), f.Content...)
+	o, err := osrelease.Parse(f.Path, f.Content)
+	if err != nil {
+		out.Skipped = append(out.Skipped, layerfs.Skip{Path: f.Path, Reason: err.Error()})
+		return
+	}
+	rank := osrelease.Rank(f.Path)
+	for p := range out.Files {
+		if r := osrelease.Rank(p); r >= 0 && r < rank && out.OS != nil {
+			return // a better release file of this layer already set the OS
+		}
+	}
+	out.OS = o
+}
+
+// Resolve returns the inventory of the image's final filesystem and its
+// OS. A package counts only if the file it was read from is in the final
+// view and was last written by the layer whose facts list it; it is
+// attributed to the earliest layer from which the same package (path,
+// name, version) was present without interruption, i.e. the layer that
+// added it. OS packages get the distro in their purl and the OS's
+// ecosystem family (Ubuntu packages are read by the dpkg extractor too).
+// The result is sorted by type, name, version, path.
+func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
+	osInfo := ResolveOS(img)
+	type key struct{ path, name, version string }
+	index := make([]map[key]bool, len(img.Layers))
+	for i, l := range img.Layers {
+		index[i] = map[key]bool{}
+		for _, p := range l.Packages {
+			index[i][key{p.Path, p.Name, p.Version}] = true
+		}
+	}
+	var out []inventory.Package
+	seen := map[string]bool{}
+	for i, l := range img.Layers {
+		for _, p := range l.Packages {
+			st, ok := img.Files[p.Path]
+			if !ok || st.Layer != i {
+				continue
+			}
+			k := key{p.Path, p.Name, p.Version}
+			id := p.Type + "\x00" + p.Path + "\x00" + p.Name + "\x00" + p.Version
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			added := i
+			hist := img.History(p.Path)
+			// Walk back over the writes below layer i while each still
+			// listed the package.
+			pos := -1
+			for j, c := range hist {
+				if c.Layer == i && c.Kind != layerfs.Deleted {
+					pos = j
+				}
+			}
+			for j := pos - 1; j >= 0; j-- {
+				c := hist[j]
+				if c.Kind == layerfs.Deleted || c.Layer < 0 || c.Layer >= len(index) || !index[c.Layer][k] {
+					break
+				}
+				added = c.Layer
+			}
+			p.Layer = added
+			p.LayerDigest = img.Layers[added].Digest
+			if osInfo != nil {
+				withDistro(&p, osInfo)
+			}
+			out = append(out, p)
+		}
+	}
+	Sort(out)
+	return out, osInfo
+}
+
+// ResolveOS returns the OS named by the most authoritative release file
+// of the final filesystem, or nil.
+func ResolveOS(img *layerfs.Image) *inventory.OS {
+	for _, p := range osrelease.Paths {
+		b, ok := img.FileContent(p)
+		if !ok {
+			continue
+		}
+		if o, err := osrelease.Parse(p, b); err == nil {
+			return o
+		}
+	}
+	return nil
+}
+
+// Sort orders packages by type, name, version, path and layer.
+func Sort(pkgs []inventory.Package) {
+	sort.SliceStable(pkgs, func(i, j int) bool {
+		a, b := pkgs[i], pkgs[j]
+		switch {
+		case a.Type != b.Type:
+			return a.Type < b.Type
+		case a.Name != b.Name:
+			return a.Name < b.Name
+		case a.Version != b.Version:
+			return a.Version < b.Version
+		case a.Path != b.Path:
+			return a.Path < b.Path
+		}
+		return a.Layer < b.Layer
+	})
+}
+
+// withDistro sets the OS family as ecosystem and namespace of an OS
+// package and adds the distro qualifier ("debian-12") to its purl.
+func withDistro(p *inventory.Package, o *inventory.OS) {
+	switch p.Type {
+	case "deb", "apk", "rpm":
+	default:
+		return
+	}
+	if fam, _, ok := strings.Cut(o.Ecosystem(), ":"); ok && fam != "" {
+		p.Ecosystem = fam
+	}
+	u, err := packageurl.FromString(p.PURL)
+	if err != nil {
+		return
+	}
+	if o.ID != "" && (p.Type != "rpm" || u.Namespace == "") {
+		u.Namespace = o.ID
+	}
+	q := u.Qualifiers.Map()
+	q["distro"] = o.ID + "-" + o.VersionID
+	if o.VersionID == "" {
+		delete(q, "distro")
+	}
+	u.Qualifiers = packageurl.QualifiersFromMap(q)
+	p.PURL = u.ToString()
+}
