@@ -1,0 +1,400 @@
+package layerfs
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"path"
+	"runtime"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+)
+
+// Default walk limits.
+const (
+	DefaultMaxFileSize   = 64 << 20 // content handed to analyzers per file
+	DefaultMaxLayerBytes = 32 << 30 // uncompressed bytes per layer
+	DefaultMaxImageBytes = 96 << 30 // uncompressed bytes per image
+	DefaultMaxEntries    = 4 << 20  // tar entries per layer
+)
+
+// WalkOptions configure a layer walk. Zero values take the defaults.
+type WalkOptions struct {
+	Analyzers []Analyzer
+	// MaxFileSize caps the content read for analyzers; larger wanted files
+	// are recorded in LayerFacts.Skipped.
+	MaxFileSize int64
+	// MaxLayerBytes and MaxImageBytes cap the uncompressed bytes read (a
+	// decompression bomb stops with an error naming the layer).
+	MaxLayerBytes int64
+	MaxImageBytes int64
+	// MaxEntries caps the tar entries of one layer.
+	MaxEntries int
+	// Workers bounds how many layers are walked at once (default GOMAXPROCS).
+	Workers int
+	// Cache, when non-nil, stores and returns LayerFacts by layer.
+	Cache *Cache
+}
+
+func (o WalkOptions) withDefaults() WalkOptions {
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.MaxLayerBytes <= 0 {
+		o.MaxLayerBytes = DefaultMaxLayerBytes
+	}
+	if o.MaxImageBytes <= 0 {
+		o.MaxImageBytes = DefaultMaxImageBytes
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
+
+// Blob is one layer to walk: its identity and how to read it as stored
+// (gzip, zstd or plain tar).
+type Blob struct {
+	Index  int
+	Digest string // blob digest; checked while streaming unless DigestVerified
+	// DiffID is the digest of the uncompressed tar, checked while
+	// streaming; empty for synthetic layers (then computed, never cached).
+	DiffID         string
+	DigestVerified bool
+	Open           func() (io.ReadCloser, error)
+}
+
+// Result is what a walk of an image's layers produced.
+type Result struct {
+	Layers []*LayerFacts
+	// FromCache[i] is true when layer i came from the cache.
+	FromCache []bool
+}
+
+// LayerError is a layer that could not be read: corrupt, truncated, a
+// digest mismatch or over a size limit.
+type LayerError struct {
+	Index  int
+	Digest string
+	Err    error
+}
+
+func (e *LayerError) Error() string {
+	return fmt.Sprintf("layer %d (%s): %v", e.Index, e.Digest, e.Err)
+}
+
+func (e *LayerError) Unwrap() error { return e.Err }
+
+// ErrLimit marks a walk stopped by a size or count limit.
+var ErrLimit = errors.New("limit exceeded")
+
+// Walk reads every layer once, in parallel, and returns their facts in
+// layer order. A corrupt layer aborts the walk with a *LayerError.
+func Walk(ctx context.Context, blobs []Blob, o WalkOptions) (*Result, error) {
+	o = o.withDefaults()
+	res := &Result{Layers: make([]*LayerFacts, len(blobs)), FromCache: make([]bool, len(blobs))}
+	var imageBytes atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Workers)
+	for i, b := range blobs {
+		g.Go(func() error {
+			key := ""
+			if o.Cache != nil && b.DiffID != "" {
+				key = o.Cache.Key(b.DiffID, b.Digest, o)
+				if f, ok := o.Cache.Get(key, b.DiffID); ok {
+					f.fixup(b.Index, b.Digest)
+					res.Layers[i], res.FromCache[i] = f, true
+					return nil
+				}
+			}
+			f, err := walkBlob(ctx, b, o, &imageBytes)
+			if err != nil {
+				return &LayerError{Index: b.Index, Digest: b.Digest, Err: err}
+			}
+			if key != "" {
+				// A cache that cannot be written only costs speed.
+				_ = o.Cache.Put(key, f)
+			}
+			res.Layers[i] = f
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// fixup sets the per-image fields of cached facts (the same layer can sit
+// at different positions in different images).
+func (f *LayerFacts) fixup(index int, digest string) {
+	f.Index, f.Digest = index, digest
+	for i := range f.Packages {
+		f.Packages[i].Layer = index
+		f.Packages[i].LayerDigest = digest
+	}
+}
+
+// limitedReader counts bytes and fails once a layer or image cap is passed.
+type limitedReader struct {
+	r          io.Reader
+	n, max     int64
+	image      *atomic.Int64
+	imageMax   int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return n, fmt.Errorf("%w: more than %d uncompressed bytes in one layer (decompression bomb?)", ErrLimit, l.max)
+	}
+	if l.image != nil && l.image.Add(int64(n)) > l.imageMax {
+		return n, fmt.Errorf("%w: more than %d uncompressed bytes in the image", ErrLimit, l.imageMax)
+	}
+	return n, err
+}
+
+// ctxReader stops reading once ctx is done (another layer failed).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64) (*LayerFacts, error) {
+	rc, err := b.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	defer rc.Close()
+	var raw io.Reader = ctxReader{ctx: ctx, r: rc}
+	var digestH hash.Hash
+	if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") {
+		digestH = sha256.New()
+		raw = io.TeeReader(raw, digestH)
+	}
+	br := bufio.NewReaderSize(raw, 256<<10)
+	head, _ := br.Peek(4)
+	var un io.Reader
+	switch {
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		un = zr
+	case bytes.Equal(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		defer zr.Close()
+		un = zr
+	default:
+		un = br
+	}
+	diffH := sha256.New()
+	lr := &limitedReader{r: io.TeeReader(un, diffH), max: o.MaxLayerBytes, image: imageBytes, imageMax: o.MaxImageBytes}
+	f, err := WalkTar(ctx, lr, b.Index, o)
+	if err != nil {
+		return nil, err
+	}
+	// Drain the tar padding and any trailing bytes so both digests cover
+	// the whole stream.
+	if _, err := io.Copy(io.Discard, lr); err != nil {
+		return nil, fmt.Errorf("read layer: %w", err)
+	}
+	if digestH != nil {
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return nil, fmt.Errorf("read layer: %w", err)
+		}
+	}
+	diffID := "sha256:" + hex.EncodeToString(diffH.Sum(nil))
+	if b.DiffID != "" && diffID != b.DiffID {
+		return nil, fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer)", diffID, b.DiffID)
+	}
+	if digestH != nil {
+		if got := "sha256:" + hex.EncodeToString(digestH.Sum(nil)); got != b.Digest {
+			return nil, fmt.Errorf("blob hashes to %s, not its digest (corrupt or tampered layer)", got)
+		}
+	}
+	f.Digest, f.DiffID = b.Digest, diffID
+	return f, nil
+}
+
+// Whiteout name prefixes (OCI image spec, "Representing Changesets").
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutOpaque = ".wh..wh..opq"
+	whiteoutMeta   = ".wh..wh."
+)
+
+// WalkTar reads one uncompressed layer tar stream and returns its facts.
+// Entry names are normalized (never above "/"); links are recorded, never
+// followed; wanted regular files up to MaxFileSize are read once and
+// offered to every analyzer that wants them. Analyzer errors and panics
+// become Skips; a malformed tar is an error.
+func WalkTar(ctx context.Context, r io.Reader, index int, o WalkOptions) (*LayerFacts, error) {
+	o = o.withDefaults()
+	tr := tar.NewReader(r)
+	facts := &LayerFacts{Index: index, Entries: []Entry{}}
+	var wanting []Analyzer
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("truncated tar stream after %d entries", len(facts.Entries))
+			}
+			return nil, fmt.Errorf("malformed tar after %d entries: %w", len(facts.Entries), err)
+		}
+		if len(facts.Entries) >= o.MaxEntries {
+			return nil, fmt.Errorf("%w: more than %d entries in one layer", ErrLimit, o.MaxEntries)
+		}
+		e, ok := entryFor(hdr)
+		if !ok {
+			continue
+		}
+		facts.Entries = append(facts.Entries, e)
+		if e.Type != TypeFile || e.Whiteout {
+			continue
+		}
+		facts.Size += e.Size
+		wanting = wanting[:0]
+		for _, a := range o.Analyzers {
+			if a.Wants(e.Path, e.Size, e.Mode) {
+				wanting = append(wanting, a)
+			}
+		}
+		if len(wanting) == 0 {
+			continue
+		}
+		if e.Size > o.MaxFileSize {
+			facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("%d bytes, above the %d-byte content cap (--max-file-size)", e.Size, o.MaxFileSize)})
+			continue
+		}
+		content := make([]byte, e.Size)
+		if _, err := io.ReadFull(tr, content); err != nil {
+			return nil, fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
+		}
+		file := &File{Entry: e, Content: content, Layer: index}
+		for _, a := range wanting {
+			if err := analyze(ctx, a, file, facts); err != nil {
+				facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("analyzer %s: %v", a.Name(), err)})
+			}
+		}
+	}
+	facts.Entries = dedupe(facts.Entries)
+	return facts, nil
+}
+
+// analyze runs one analyzer, turning a panic into an error.
+func analyze(ctx context.Context, a Analyzer, f *File, out *LayerFacts) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return a.Analyze(ctx, f, out)
+}
+
+// entryFor turns a tar header into an Entry; false for entries that carry
+// nothing (aufs metadata, the root itself as a non-directory).
+func entryFor(hdr *tar.Header) (Entry, bool) {
+	p := Clean(hdr.Name)
+	dir, base := path.Split(p)
+	switch {
+	case base == whiteoutOpaque:
+		return Entry{Path: Clean(dir), Type: TypeDir, Mode: 0o755, Opaque: true}, true
+	case strings.HasPrefix(base, whiteoutMeta):
+		return Entry{}, false
+	case strings.HasPrefix(base, whiteoutPrefix):
+		target := Clean(dir + base[len(whiteoutPrefix):])
+		if target == "/" {
+			return Entry{}, false
+		}
+		return Entry{Path: target, Whiteout: true}, true
+	}
+	e := Entry{Path: p, Mode: fs.FileMode(hdr.Mode & 0o777), UID: hdr.Uid, GID: hdr.Gid}
+	if hdr.Mode&0o4000 != 0 {
+		e.Mode |= fs.ModeSetuid
+	}
+	if hdr.Mode&0o2000 != 0 {
+		e.Mode |= fs.ModeSetgid
+	}
+	if hdr.Mode&0o1000 != 0 {
+		e.Mode |= fs.ModeSticky
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		e.Type, e.Size = TypeFile, max(hdr.Size, 0)
+	case tar.TypeDir:
+		e.Type = TypeDir
+	case tar.TypeSymlink:
+		e.Type, e.Linkname = TypeSymlink, hdr.Linkname
+	case tar.TypeLink:
+		e.Type, e.Linkname = TypeHardlink, Clean(hdr.Linkname)
+	default:
+		e.Type = TypeOther
+	}
+	if p == "/" && e.Type != TypeDir {
+		return Entry{}, false
+	}
+	return e, true
+}
+
+// dedupe keeps the last entry for each path (a tar may repeat a path; the
+// last one wins on extraction), keeping an opaque marker's flag on the
+// directory entry it belongs to. The result is sorted by path.
+func dedupe(es []Entry) []Entry {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Path < es[j].Path })
+	out := es[:0]
+	for i := 0; i < len(es); {
+		j := i
+		opaque := false
+		for j < len(es) && es[j].Path == es[i].Path {
+			opaque = opaque || es[j].Opaque
+			j++
+		}
+		// The last real entry wins; an opaque marker only adds its flag.
+		last := es[j-1]
+		for k := j - 1; k >= i; k-- {
+			if !es[k].Opaque {
+				last = es[k]
+				break
+			}
+		}
+		if last.Type == TypeDir && !last.Whiteout {
+			last.Opaque = opaque
+		}
+		out = append(out, last)
+		i = j
+	}
+	return out
+}
