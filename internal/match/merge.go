@@ -1,0 +1,180 @@
+package match
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/inventory"
+)
+
+// names returns the IDs that identify the same vulnerability as h's
+// advisory: its ID, its aliases and, when it derives from exactly one
+// upstream record (DEBIAN-CVE-x → CVE-x), that record.
+func (h hit) names() []string {
+	out := append([]string{h.adv.ID}, h.adv.Aliases...)
+	if len(h.adv.Upstream) == 1 {
+		out = append(out, h.adv.Upstream[0])
+	}
+	return out
+}
+
+// mergeAliases groups the hits of one package that name the same
+// vulnerability (sharing an ID or alias, transitively).
+func mergeAliases(hits []hit) [][]hit {
+	parent := make([]int, len(hits))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[string]int{}
+	for i, h := range hits {
+		for _, n := range h.names() {
+			if j, ok := owner[n]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[n] = i
+			}
+		}
+	}
+	groups := map[int][]hit{}
+	var order []int
+	for i, h := range hits {
+		r := find(i)
+		if _, ok := groups[r]; !ok {
+			order = append(order, r)
+		}
+		groups[r] = append(groups[r], h)
+	}
+	out := make([][]hit, 0, len(order))
+	for _, r := range order {
+		out = append(out, groups[r])
+	}
+	return out
+}
+
+// preferredID picks the finding ID among a group's names: a CVE ID when
+// there is one, else the first advisory's own ID.
+func preferredID(group []hit) (string, []string) {
+	seen := map[string]bool{}
+	var all []string
+	for _, h := range group {
+		for _, n := range h.names() {
+			if n != "" && !seen[n] {
+				seen[n] = true
+				all = append(all, n)
+			}
+		}
+	}
+	id := group[0].adv.ID
+	var cves []string
+	for _, n := range all {
+		if strings.HasPrefix(n, "CVE-") {
+			cves = append(cves, n)
+		}
+	}
+	if len(cves) > 0 {
+		sort.Strings(cves)
+		id = cves[0]
+	}
+	var aliases []string
+	for _, n := range all {
+		if n != id {
+			aliases = append(aliases, n)
+		}
+	}
+	sort.Strings(aliases)
+	return id, aliases
+}
+
+// toFinding turns one merged vulnerability of package p into a finding.
+// keep is false when the options drop it (--ignore-unfixed).
+func toFinding(p inventory.Package, q Query, group []hit, o Options) (finding.Finding, bool) {
+	id, aliases := preferredID(group)
+	sev := finding.SeverityUnknown
+	fixed, unfixed := "", false
+	title := ""
+	var refs []string
+	seenRef := map[string]bool{}
+	// Prefer the title of the advisory named by the finding ID, then any.
+	for _, h := range group {
+		if h.adv.ID == id && h.adv.Summary != "" {
+			title = h.adv.Summary
+		}
+	}
+	for _, h := range group {
+		if s := advisorySeverity(h.adv, h.af); s > sev {
+			sev = s
+		}
+		if title == "" {
+			title = h.adv.Summary
+		}
+		if h.fixed == "" {
+			unfixed = true
+		} else if fixed == "" {
+			fixed = h.fixed
+		} else if c, err := Compare(q.Ecosystem, h.fixed, fixed); err == nil && c > 0 {
+			fixed = h.fixed
+		}
+		for _, r := range h.adv.References {
+			if !seenRef[r.URL] {
+				seenRef[r.URL] = true
+				refs = append(refs, r.URL)
+			}
+		}
+	}
+	if unfixed {
+		fixed = ""
+	}
+	if fixed == "" && o.IgnoreUnfixed {
+		return finding.Finding{}, false
+	}
+	if title == "" {
+		title = id
+	}
+	pkgDesc := p.Name + " " + p.Version
+	if q.Name != p.Name || q.Version != p.Version {
+		pkgDesc += fmt.Sprintf(" (source %s %s)", q.Name, q.Version)
+	}
+	msg := pkgDesc + " is affected by " + id
+	fix := "no fix available"
+	if fixed != "" {
+		msg += "; fixed in " + fixed
+		fix = fmt.Sprintf("upgrade %s to %s or later", p.Name, fixed)
+		if q.Name != p.Name {
+			fix = fmt.Sprintf("upgrade %s (source %s) to %s or later", p.Name, q.Name, fixed)
+		}
+	} else {
+		msg += "; no fixed version yet"
+	}
+	loc := finding.Location{Path: p.Path, Layer: p.LayerDigest}
+	if p.Layer >= 0 {
+		loc.LayerIndex = finding.IntPtr(p.Layer)
+	}
+	if loc.LayerIndex != nil {
+		msg += fmt.Sprintf(" (layer %d)", *loc.LayerIndex)
+	}
+	return finding.Finding{
+		Kind:     finding.KindVuln,
+		ID:       id,
+		Severity: sev,
+		Title:    title,
+		Message:  msg,
+		Location: loc,
+		Fix:      fix,
+		Package: &finding.PackageRef{
+			Name: p.Name, Version: p.Version, Ecosystem: q.Ecosystem, PURL: p.PURL,
+			SourceName: p.SourceName, FixedVersion: fixed,
+		},
+		Aliases:    aliases,
+		References: refs,
+	}, true
+}
