@@ -1,0 +1,109 @@
+package gobin
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// buildXText builds testdata/xtext, a program pinning golang.org/x/text
+// v0.3.0, with the local toolchain (the module proxy or module cache
+// supplies x/text).
+func buildXText(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"go.mod", "go.sum", "main.go"} {
+		b, err := os.ReadFile(filepath.Join("testdata/xtext", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "xtext")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildvcs=false", "-trimpath", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestGoBinary(t *testing.T) {
+	b := buildXText(t)
+	e := Extractor{}
+	if !e.Wants("/app/xtext", 0o755) {
+		t.Fatal("executable not wanted")
+	}
+	pkgs, err := e.Extract("/app/xtext", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range pkgs {
+		got[p.Name] = p.Version + " " + p.PURL
+		if p.Ecosystem != "Go" || p.Type != "golang" || p.Path != "/app/xtext" {
+			t.Errorf("bad package %+v", p)
+		}
+	}
+	if want := "0.3.0 pkg:golang/golang.org/x/text@v0.3.0"; got["golang.org/x/text"] != want {
+		t.Errorf("x/text = %q, want %q", got["golang.org/x/text"], want)
+	}
+	goVer := GoVersion(runtime.Version())
+	if want := goVer + " pkg:golang/stdlib@v" + goVer; got["stdlib"] != want {
+		t.Errorf("stdlib = %q, want %q", got["stdlib"], want)
+	}
+	if _, ok := got["example.com/xtextdemo"]; ok {
+		t.Error("(devel) main module listed")
+	}
+	if len(pkgs) != 2 {
+		t.Errorf("got %d packages, want 2: %v", len(pkgs), got)
+	}
+}
+
+func TestNotGo(t *testing.T) {
+	e := Extractor{}
+	if e.Wants("/etc/passwd", 0o644) {
+		t.Error("non-executable wanted")
+	}
+	for name, b := range map[string][]byte{
+		"script":        []byte("#!/bin/sh\necho hi\n"),
+		"truncated elf": []byte("\x7fELF\x02\x01\x01\x00"),
+		"empty":         nil,
+	} {
+		pkgs, err := e.Extract("/bin/x", b)
+		if err != nil || len(pkgs) != 0 {
+			t.Errorf("%s: %v %v", name, pkgs, err)
+		}
+	}
+	// A real non-Go ELF binary.
+	if b, err := os.ReadFile("/bin/true"); err == nil && strings.HasPrefix(string(b), "\x7fELF") {
+		pkgs, err := e.Extract("/bin/true", b)
+		if err != nil || len(pkgs) != 0 {
+			t.Errorf("/bin/true: %v %v", pkgs, err)
+		}
+	}
+}
+
+func TestGoVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"go1.22.1":                "1.22.1",
+		"go1.21":                  "1.21.0",
+		"go1.22.1 X:boringcrypto": "1.22.1",
+		"go1.23rc1":               "1.23rc1",
+		"devel":                   "",
+	} {
+		if got := GoVersion(in); got != want {
+			t.Errorf("GoVersion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
