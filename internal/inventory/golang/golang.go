@@ -30,7 +30,7 @@ func (Extractor) Extract(p string, content []byte) ([]inventory.Package, error) 
 	if len(content) > MaxSize {
 		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for go.mod", p, len(content), MaxSize)
 	}
-	f, err := modfile.ParseLax(p, content, nil)
+	f, err := modfile.Parse(p, content, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
