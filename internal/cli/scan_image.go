@@ -3,12 +3,258 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 
+	"github.com/kensa-sec/kensa/internal/attrib"
+	"github.com/kensa-sec/kensa/internal/dockerfile"
 	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/inventory/extract"
+	"github.com/kensa-sec/kensa/internal/layerfs"
+	"github.com/kensa-sec/kensa/internal/source"
+	"golang.org/x/term"
 )
+
+// imageScan is everything one image scan produced before policy and
+// writers: the opened source, the walk result, the merged view and the
+// step attribution. Image rules and tests read it.
+type imageScan struct {
+	src    *source.Image
+	walk   *layerfs.Result
+	merged *layerfs.Image
+	steps  []attrib.Step // every history entry
+	layers []attrib.Step // per layer
+}
 
 // scanImage scans an image (archive, layout, registry) or a rootfs folder.
 func scanImage(ctx context.Context, o *scanOptions, kind targetKind, target string, stderr io.Writer) (*finding.Report, error) {
-	return nil, errors.New("image scanning: not wired yet")
+	rep, _, err := runImageScan(ctx, o, kind, target, stderr)
+	return rep, err
+}
+
+func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target string, stderr io.Writer) (*finding.Report, *imageScan, error) {
+	src, err := openImageSource(ctx, o, kind, target, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer src.Close()
+	if o.MaxFile < 0 {
+		return nil, nil, inputErrorf("--max-file-size %d: must not be negative", o.MaxFile)
+	}
+
+	wo := layerfs.WalkOptions{MaxFileSize: o.MaxFile, Analyzers: imageAnalyzers(o)}
+	if !o.NoCache && kind != targetRootfs {
+		dir := o.CacheDir
+		if dir == "" {
+			if dir, err = layerfs.DefaultCacheDir(); err != nil {
+				return nil, nil, err
+			}
+		}
+		wo.Cache = &layerfs.Cache{Dir: dir}
+	}
+	blobs := make([]layerfs.Blob, len(src.Layers))
+	for i, l := range src.Layers {
+		blobs[i] = layerfs.Blob{Index: i, Digest: l.Digest, DiffID: l.DiffID, DigestVerified: l.DigestVerified, Open: l.Open}
+	}
+	res, err := layerfs.Walk(ctx, blobs, wo)
+	if err != nil {
+		var le *layerfs.LayerError
+		if errors.As(err, &le) && !errors.Is(err, context.Canceled) {
+			return nil, nil, &InputError{Err: fmt.Errorf("%s: %w", target, err)}
+		}
+		return nil, nil, fmt.Errorf("%s: %w", target, err)
+	}
+	sc := &imageScan{src: src, walk: res, merged: layerfs.Merge(res.Layers)}
+	sc.steps = attrib.Steps(src.Config, len(res.Layers))
+	if df, err := attributionDockerfile(o, kind, target); err != nil {
+		return nil, nil, err
+	} else if df != nil {
+		attrib.Match(sc.steps, df)
+	}
+	sc.layers = attrib.LayerSteps(sc.steps, len(res.Layers))
+
+	reportKind := "image"
+	if kind == targetRootfs {
+		reportKind, target = "rootfs", o.Rootfs
+	}
+	rep := finding.NewReport(target, reportKind)
+	rep.Image = imageInfo(sc)
+	if o.scannerEnabled("vuln") || o.scannerEnabled("inventory") {
+		rep.Packages, rep.OS = extract.Resolve(sc.merged)
+		if rep.OS != nil {
+			rep.Image.OS = strings.TrimSpace(rep.OS.ID + " " + rep.OS.VersionID)
+		}
+	}
+	for _, l := range res.Layers {
+		rep.Findings = append(rep.Findings, l.Findings...)
+	}
+	attributeFindings(rep.Findings, sc)
+	rep.Notes = append(rep.Notes, skippedNotes(res.Layers, src.Skipped())...)
+	if o.scannerEnabled("vuln") {
+		if err := matchVulns(ctx, o, rep, stderr); err != nil {
+			return nil, nil, err
+		}
+		attributeFindings(rep.Findings, sc)
+	}
+	return rep, sc, nil
+}
+
+// openImageSource opens the target as an image, mapping bad input to exit 2.
+func openImageSource(ctx context.Context, o *scanOptions, kind targetKind, target string, stderr io.Writer) (*source.Image, error) {
+	var src *source.Image
+	var err error
+	if kind == targetRootfs {
+		src, err = source.OpenRootfs(o.Rootfs)
+	} else {
+		so := source.Options{Image: o.Image, Platform: o.Platform, Insecure: o.Insecure}
+		if !o.Quiet && isTerminal(stderr) {
+			so.Progress = stderr
+		}
+		src, err = source.Open(ctx, target, so)
+	}
+	if err != nil {
+		var se *source.Error
+		if errors.As(err, &se) {
+			return nil, &InputError{Err: err}
+		}
+		return nil, err
+	}
+	return src, nil
+}
+
+// imageAnalyzers picks the layer analyzers --scanners asks for.
+func imageAnalyzers(o *scanOptions) []layerfs.Analyzer {
+	var as []layerfs.Analyzer
+	if o.scannerEnabled("vuln") || o.scannerEnabled("inventory") || o.scannerEnabled("misconfig") {
+		// misconfig reads os-release (end of life) through the inventory
+		// analyzer's kept release files.
+		as = append(as, extract.Analyzer(extract.Options{}))
+	}
+	return as
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// attributionDockerfile returns the Dockerfile to trace layers to: the one
+// --dockerfile names or, for an archive, a Dockerfile next to it.
+func attributionDockerfile(o *scanOptions, kind targetKind, target string) (*dockerfile.File, error) {
+	p := o.Dockerfile
+	if p == "" && kind == targetImage {
+		if st, err := os.Stat(target); err == nil && !st.IsDir() {
+			p, _ = findDockerfile(filepath.Dir(target))
+		}
+		if p == "" {
+			return nil, nil
+		}
+		df, err := dockerfile.ParseFile(p)
+		if err != nil {
+			return nil, nil // a stray unparsable Dockerfile next to an archive is not the user's ask
+		}
+		return df, nil
+	}
+	if p == "" {
+		return nil, nil
+	}
+	df, err := dockerfile.ParseFile(p)
+	if err != nil {
+		return nil, &InputError{Err: fmt.Errorf("--dockerfile %s: %w", p, err)}
+	}
+	return df, nil
+}
+
+// attributeFindings fills each finding's layer digest, history step and
+// Dockerfile line from its layer index.
+func attributeFindings(fs []finding.Finding, sc *imageScan) {
+	fill := func(loc *finding.Location) {
+		if loc.LayerIndex == nil {
+			return
+		}
+		i := *loc.LayerIndex
+		if i < 0 || i >= len(sc.layers) {
+			return
+		}
+		if loc.Layer == "" {
+			loc.Layer = sc.walk.Layers[i].Digest
+		}
+		st := sc.layers[i]
+		if loc.Step == "" {
+			loc.Step = st.CreatedBy
+		}
+		if loc.Dockerfile == "" && st.Line > 0 {
+			loc.Dockerfile, loc.DockerfileLine = st.Dockerfile, st.Line
+		}
+	}
+	for i := range fs {
+		if fs[i].Location.LayerIndex == nil && fs[i].Location.Layer != "" {
+			for j, l := range sc.walk.Layers {
+				if l.Digest == fs[i].Location.Layer {
+					fs[i].Location.LayerIndex = finding.IntPtr(j)
+					break
+				}
+			}
+		}
+		fill(&fs[i].Location)
+		for j := range fs[i].Related {
+			fill(&fs[i].Related[j])
+		}
+	}
+}
+
+// imageInfo summarizes the image: digest, size, layers, waste.
+func imageInfo(sc *imageScan) *finding.ImageInfo {
+	info := &finding.ImageInfo{Reference: sc.src.Reference, Digest: sc.src.Digest, Platform: sc.src.Platform}
+	perLayer, wasted := sc.merged.Waste()
+	for i, l := range sc.walk.Layers {
+		info.Size += l.Size
+		files := 0
+		for _, e := range l.Entries {
+			if e.Type == layerfs.TypeFile && !e.Whiteout {
+				files++
+			}
+		}
+		info.Layers = append(info.Layers, finding.LayerInfo{
+			Index: i, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, Files: files,
+			WastedBytes: perLayer[i], Step: sc.layers[i].CreatedBy, FromCache: sc.walk.FromCache[i],
+		})
+	}
+	info.WastedBytes = wasted
+	info.Efficiency = 1
+	if info.Size > 0 {
+		info.Efficiency = 1 - float64(wasted)/float64(info.Size)
+	}
+	return info
+}
+
+// skippedNotes summarizes files the walk did not analyze: a count and the
+// first few paths with their reasons.
+func skippedNotes(layers []*layerfs.LayerFacts, rootfsSkipped []string) []string {
+	const show = 5
+	var all []string
+	for _, l := range layers {
+		for _, s := range l.Skipped {
+			all = append(all, fmt.Sprintf("%s (layer %d): %s", s.Path, l.Index, s.Reason))
+		}
+	}
+	var notes []string
+	if len(all) > 0 {
+		sort.Strings(all)
+		n := min(show, len(all))
+		more := ""
+		if len(all) > n {
+			more = fmt.Sprintf("; and %d more", len(all)-n)
+		}
+		notes = append(notes, fmt.Sprintf("%d file(s) not analyzed: %s%s", len(all), strings.Join(all[:n], "; "), more))
+	}
+	if len(rootfsSkipped) > 0 {
+		n := min(show, len(rootfsSkipped))
+		notes = append(notes, fmt.Sprintf("%d rootfs path(s) unreadable: %s", len(rootfsSkipped), strings.Join(rootfsSkipped[:n], "; ")))
+	}
+	return notes
 }

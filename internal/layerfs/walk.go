@@ -219,7 +219,7 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 	}
 	diffH := sha256.New()
 	lr := &limitedReader{r: io.TeeReader(un, diffH), max: o.MaxLayerBytes, image: imageBytes, imageMax: o.MaxImageBytes}
-	f, err := WalkTar(ctx, lr, b.Index, o)
+	f, err := walkTar(ctx, lr, b.Index, b.Digest, o)
 	if err != nil {
 		return nil, err
 	}
@@ -259,9 +259,13 @@ const (
 // offered to every analyzer that wants them. Analyzer errors and panics
 // become Skips; a malformed tar is an error.
 func WalkTar(ctx context.Context, r io.Reader, index int, o WalkOptions) (*LayerFacts, error) {
+	return walkTar(ctx, r, index, "", o)
+}
+
+func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkOptions) (*LayerFacts, error) {
 	o = o.withDefaults()
 	tr := tar.NewReader(r)
-	facts := &LayerFacts{Index: index, Entries: []Entry{}}
+	facts := &LayerFacts{Index: index, Digest: digest, Entries: []Entry{}}
 	var wanting []Analyzer
 	for {
 		hdr, err := tr.Next()
