@@ -153,10 +153,10 @@ func (f *LayerFacts) fixup(index int, digest string) {
 
 // limitedReader counts bytes and fails once a layer or image cap is passed.
 type limitedReader struct {
-	r          io.Reader
-	n, max     int64
-	image      *atomic.Int64
-	imageMax   int64
+	r        io.Reader
+	n, max   int64
+	image    *atomic.Int64
+	imageMax int64
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
