@@ -45,7 +45,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad registry", "trusted_registries: ['docker.io/library', 'a b']\n", "trusted_registries[1]"},
 		{"not a mapping", "- a\n- b\n", "bad.yaml:1: cannot unmarshal"},
 		{"two documents", "db: {max_age: 1h}\n---\ndb: {max_age: 2h}\n", "bad.yaml:2: more than one YAML document"},
-		{"syntax error", "db:\n  max_age: [1h\n", "config bad.yaml:3: did not find expected"},
+		{"syntax error", "db:\n  max_age: [1h\n", "config bad.yaml:1: did not find expected"},
 		{"negative age", "db: {max_age: -1h}\n", "db.max_age must not be negative"},
 	}
 	for _, c := range cases {
