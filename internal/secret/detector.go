@@ -1,0 +1,108 @@
+package secret
+
+import (
+	"regexp"
+
+	"github.com/kensa-sec/kensa/internal/finding"
+)
+
+// Detector describes one credential type.
+type Detector struct {
+	// Type is the short name; the rule ID is "KS-SE-" + Type.
+	Type     string
+	Title    string
+	Help     string
+	Fix      string
+	Severity finding.Severity
+	// Keywords are matched case-insensitively by the prefilter; the
+	// pattern only runs on windows around a keyword hit.
+	Keywords []string
+	// Pattern finds candidates; the secret is the first non-empty capture
+	// group (the whole match when the pattern has no groups).
+	Pattern *regexp.Regexp
+	// Find replaces Pattern for formats a regular expression cannot check
+	// alone; it returns [start, end) spans of secrets within the window.
+	Find func(window []byte) [][2]int
+	// Validate, when set, must accept the secret (entropy, checksum,
+	// decoding).
+	Validate func(secret []byte) bool
+	// MultiLine detectors get Before/After bytes around the keyword
+	// instead of the surrounding printable line.
+	MultiLine     bool
+	Before, After int
+	// NoAllowList skips the placeholder allow-list (for private keys,
+	// whose bodies are checked structurally).
+	NoAllowList bool
+}
+
+// ID returns the stable rule ID, "KS-SE-<type>".
+func (d *Detector) ID() string { return "KS-SE-" + d.Type }
+
+// windowStart returns where the window for a keyword hit at ks begins.
+func (d *Detector) windowStart(b []byte, ks int) int {
+	if d.MultiLine {
+		return max(0, ks-d.Before)
+	}
+	lim := max(0, ks-maxWindowSide)
+	i := ks
+	for i > lim && b[i-1] != '\n' && printable(b[i-1]) {
+		i--
+	}
+	return i
+}
+
+// windowEnd returns where the window for a keyword hit ending at ke ends.
+func (d *Detector) windowEnd(b []byte, ke int) int {
+	if d.MultiLine {
+		return min(len(b), ke+d.After)
+	}
+	lim := min(len(b), ke+maxWindowSide)
+	i := ke
+	for i < lim && b[i] != '\n' && printable(b[i]) {
+		i++
+	}
+	return i
+}
+
+func (d *Detector) window(b []byte, ks, ke int) window {
+	return window{d.windowStart(b, ks), d.windowEnd(b, ke)}
+}
+
+// find returns the spans of accepted secrets within w.
+func (d *Detector) find(w []byte) [][2]int {
+	var spans [][2]int
+	if d.Find != nil {
+		spans = d.Find(w)
+	} else {
+		for _, m := range d.Pattern.FindAllSubmatchIndex(w, -1) {
+			s, e := m[0], m[1]
+			for g := 2; g+1 < len(m); g += 2 {
+				if m[g] >= 0 && m[g+1] > m[g] {
+					s, e = m[g], m[g+1]
+					break
+				}
+			}
+			spans = append(spans, [2]int{s, e})
+		}
+	}
+	out := spans[:0]
+	for _, sp := range spans {
+		if sp[0] < 0 || sp[1] > len(w) || sp[0] >= sp[1] {
+			continue
+		}
+		v := w[sp[0]:sp[1]]
+		if d.Validate != nil && !d.Validate(v) {
+			continue
+		}
+		if !d.NoAllowList && IsPlaceholder(string(v)) {
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+func (d *Detector) match(secret []byte, start, end int) Match {
+	return Match{RuleID: d.ID(), Title: d.Title, Severity: d.Severity, Start: start, End: end,
+		Redacted: Redact(string(secret)), Fix: d.Fix}
+}

@@ -1,0 +1,230 @@
+// Package secret finds credentials in bytes: files of image layers, build
+// context files, environment variables and history lines. Each credential
+// type is a Detector with a stable rule ID (KS-SE-<type>), keywords for a
+// fast prefilter, a pattern and an optional validation.
+//
+// How content is scanned: one pass over the bytes looks for every detector
+// keyword at once (case-insensitively, through a table indexed by the first
+// two lowered bytes of each keyword). Only the printable run around a
+// keyword hit (the line, bounded by a newline or any non-printable byte) is
+// handed to that detector's regular expression; multi-line detectors (PEM
+// private keys, GCP service-account JSON) get a larger window. Most bytes
+// therefore never reach a regular expression.
+//
+// Binary files are scanned the same way: because windows stop at
+// non-printable bytes, only printable runs (string constants) are matched,
+// so a token embedded in a binary is found without matching across binary
+// noise.
+//
+// Matched text never leaves this package unredacted: Match carries the
+// redacted form (Redact) and byte offsets only.
+package secret
+
+import (
+	"bytes"
+	"sort"
+	"sync"
+
+	"github.com/kensa-sec/kensa/internal/finding"
+)
+
+// Match is one credential found in content.
+type Match struct {
+	// RuleID is the stable rule ID, e.g. "KS-SE-github-token".
+	RuleID   string
+	Title    string
+	Severity finding.Severity
+	// Line is the 1-based line of the secret's first byte.
+	Line int
+	// Start and End are byte offsets of the secret value in the scanned
+	// content (content[Start:End] is the secret); 0 <= Start < End <= len.
+	Start, End int
+	// Redacted shows a short prefix and the length only, never the secret.
+	Redacted string
+	// Fix is the rule's fix hint.
+	Fix string
+}
+
+// maxWindowSide bounds how far a window extends on either side of a
+// keyword hit for single-line detectors (minified files have huge lines).
+const maxWindowSide = 2048
+
+// scanner is the compiled keyword table over all detectors.
+type scanner struct {
+	dets []*Detector
+	kws  []keyword
+	// index maps the two lowered leading bytes of a keyword to a bucket
+	// in buckets (0 means no keyword starts with those bytes).
+	index   [1 << 16]uint16
+	buckets [][]int32
+}
+
+type keyword struct {
+	lower []byte
+	dets  []int // detectors that use this keyword
+}
+
+var lowerTab = func() (t [256]byte) {
+	for i := range t {
+		c := byte(i)
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		t[i] = c
+	}
+	return t
+}()
+
+var defaultScanner = sync.OnceValue(func() *scanner { return newScanner(Detectors()) })
+
+func newScanner(dets []*Detector) *scanner {
+	s := &scanner{dets: dets, buckets: [][]int32{nil}}
+	byKW := map[string]int{}
+	for di, d := range dets {
+		for _, k := range d.Keywords {
+			lk := string(bytes.ToLower([]byte(k)))
+			if len(lk) < 2 {
+				panic("secret: keyword shorter than 2 bytes in " + d.ID())
+			}
+			ki, ok := byKW[lk]
+			if !ok {
+				ki = len(s.kws)
+				byKW[lk] = ki
+				s.kws = append(s.kws, keyword{lower: []byte(lk)})
+			}
+			s.kws[ki].dets = append(s.kws[ki].dets, di)
+		}
+	}
+	for ki, k := range s.kws {
+		key := uint16(k.lower[0])<<8 | uint16(k.lower[1])
+		b := s.index[key]
+		if b == 0 {
+			b = uint16(len(s.buckets))
+			s.buckets = append(s.buckets, nil)
+			s.index[key] = b
+		}
+		s.buckets[b] = append(s.buckets[b], int32(ki))
+	}
+	return s
+}
+
+// window is a byte range [start, end) of the content handed to a detector.
+type window struct{ start, end int }
+
+// Scan returns every credential found in content, ordered by position.
+// It never returns the secret text itself (see Match.Redacted).
+func Scan(content []byte) []Match {
+	return defaultScanner().scan(content)
+}
+
+func (s *scanner) scan(b []byte) []Match {
+	if len(b) < 2 {
+		return nil
+	}
+	// One pass: record keyword hits as windows per detector.
+	wins := make([][]window, len(s.dets))
+	n := len(b)
+	for i := 0; i+1 < n; i++ {
+		bk := s.index[uint16(lowerTab[b[i]])<<8|uint16(lowerTab[b[i+1]])]
+		if bk == 0 {
+			continue
+		}
+		for _, ki := range s.buckets[bk] {
+			k := &s.kws[ki]
+			if !hasPrefixFold(b[i:], k.lower) {
+				continue
+			}
+			ke := i + len(k.lower)
+			for _, di := range k.dets {
+				d := s.dets[di]
+				ws := wins[di]
+				// Hits come in increasing order: extend the last window
+				// when this hit falls inside it.
+				if l := len(ws); l > 0 && i < ws[l-1].end {
+					if e := d.windowEnd(b, ke); e > ws[l-1].end {
+						ws[l-1].end = e
+					}
+					continue
+				}
+				w := d.window(b, i, ke)
+				if l := len(ws); l > 0 && w.start <= ws[l-1].end {
+					ws[l-1].end = max(ws[l-1].end, w.end)
+					continue
+				}
+				wins[di] = append(ws, w)
+			}
+		}
+	}
+	var out []Match
+	for di, ws := range wins {
+		d := s.dets[di]
+		for _, w := range ws {
+			for _, sp := range d.find(b[w.start:w.end]) {
+				st, en := w.start+sp[0], w.start+sp[1]
+				if st < 0 || en > n || st >= en {
+					continue
+				}
+				out = append(out, d.match(b[st:en], st, en))
+			}
+		}
+	}
+	return finish(b, out)
+}
+
+// finish drops duplicates and generic matches that overlap a specific
+// one, sorts by position and fills line numbers.
+func finish(b []byte, ms []Match) []Match {
+	if len(ms) == 0 {
+		return nil
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].Start != ms[j].Start {
+			return ms[i].Start < ms[j].Start
+		}
+		return ms[i].RuleID < ms[j].RuleID
+	})
+	out := ms[:0]
+	for i, m := range ms {
+		if i > 0 && m.Start == ms[i-1].Start && m.End == ms[i-1].End && m.RuleID == ms[i-1].RuleID {
+			continue
+		}
+		if m.RuleID == genericID && overlapsSpecific(ms, m) {
+			continue
+		}
+		out = append(out, m)
+	}
+	line, pos := 1, 0
+	for i := range out {
+		line += bytes.Count(b[pos:out[i].Start], []byte{'\n'})
+		pos = out[i].Start
+		out[i].Line = line
+	}
+	return out
+}
+
+func overlapsSpecific(ms []Match, g Match) bool {
+	for _, m := range ms {
+		if m.RuleID != genericID && m.Start < g.End && g.Start < m.End {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefixFold(b, lowerPrefix []byte) bool {
+	if len(b) < len(lowerPrefix) {
+		return false
+	}
+	for i, c := range lowerPrefix {
+		if lowerTab[b[i]] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether c may be part of a text run: printable ASCII,
+// tab, and any byte of a UTF-8 multi-byte sequence.
+func printable(c byte) bool {
+	return c >= 0x20 && c != 0x7f || c == '\t'
+}

@@ -1,0 +1,107 @@
+package secret
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/kensa-sec/kensa/internal/finding"
+)
+
+func findingLoc(p string) finding.Location { return finding.Location{Path: p} }
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"AKIAABCDEFGHIJKLMNOP", "AKIA****************(20 chars)"},
+		{"hunter22", "hu******(8 chars)"},
+		{"abc", "***(3 chars)"},
+		{"", "(0 chars)"},
+		{strings.Repeat("z", 200), "zzzz****************(200 chars)"},
+	} {
+		if got := Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestScanLinesAndOffsets(t *testing.T) {
+	tok := "ghp_" + rnd(csAlnum, 36)
+	content := "line one\nline two\n\nexport GH=" + tok + "\n"
+	ms := Scan([]byte(content))
+	if len(ms) != 1 {
+		t.Fatalf("want 1 match, got %v", ruleIDs(ms))
+	}
+	m := ms[0]
+	if m.Line != 4 || content[m.Start:m.End] != tok {
+		t.Errorf("line %d span %q, want line 4 and the token", m.Line, content[m.Start:m.End])
+	}
+}
+
+// TestBinaryPrintableRuns shows the binary-file decision: a token stored
+// as a string constant between binary bytes is found; a token split by a
+// NUL byte is not (windows stop at non-printable bytes).
+func TestBinaryPrintableRuns(t *testing.T) {
+	tok := "glpat-" + rnd(csAlnum, 20)
+	bin := append([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0}, bytes.Repeat([]byte{0, 0xff, 3}, 1000)...)
+	withTok := append(append(append([]byte{}, bin...), tok...), 0, 0, 1)
+	if ms := Scan(withTok); !hasRule(ms, "KS-SE-gitlab-token") {
+		t.Errorf("token in printable run of a binary not found: %v", ruleIDs(ms))
+	}
+	split := append(append([]byte{}, bin...), []byte(tok[:12]+"\x00"+tok[12:])...)
+	if ms := Scan(split); len(ms) != 0 {
+		t.Errorf("token split by NUL matched: %v", ruleIDs(ms))
+	}
+}
+
+func TestGenericYieldsToSpecific(t *testing.T) {
+	ms := Scan([]byte("GITHUB_TOKEN=ghp_" + rnd(csAlnum, 36)))
+	if len(ms) != 1 || ms[0].RuleID != "KS-SE-github-token" {
+		t.Errorf("want only github-token, got %v", ruleIDs(ms))
+	}
+}
+
+func TestScanKeyValue(t *testing.T) {
+	for _, tc := range []struct {
+		key, value string
+		want       string // rule ID, "" for none
+	}{
+		{"DB_PASSWORD", "s3cretpass", genericID},
+		{"POSTGRES_PASSWORD", "postgres", genericID},
+		{"AWS_SECRET_ACCESS_KEY", rnd(csB64, 40), genericID},
+		{"SECRET_KEY_BASE", rnd(csHex, 64), genericID},
+		{"GIT_AUTH", "ghp_" + rnd(csAlnum, 36), "KS-SE-github-token"},
+		{"AWS_ACCESS_KEY_ID", "AKIA" + rnd(csB32, 16), "KS-SE-aws-access-key-id"},
+		{"DATABASE_URL", "postgres://u:" + rnd(csAlnum, 12) + "@db/x", "KS-SE-basic-auth-in-url"},
+		{"GPG_KEY", "A035C8C19219BA821ECEA86B64E628F8D684696D", ""},
+		{"PASSWORD_FILE", "/run/secrets/db", ""},
+		{"DB_PASSWORD", "${DB_PASSWORD}", ""},
+		{"API_TOKEN", "changeme", ""},
+		{"TOKEN_URL", "https://auth.corp.io/token", ""},
+		{"PWD", "/app/src/secret", ""},
+		{"PASSWORD_MIN_LENGTH", "12", ""},
+		{"NODE_VERSION", "20.11.1", ""},
+		{"ENABLE_TOKEN", "true", ""},
+	} {
+		ms := ScanKeyValue(tc.key, tc.value)
+		switch {
+		case tc.want == "" && len(ms) > 0:
+			t.Errorf("%s=%s: unexpected %v", tc.key, tc.value, ruleIDs(ms))
+		case tc.want != "" && !hasRule(ms, tc.want):
+			t.Errorf("%s=%s: want %s, got %v", tc.key, tc.value, tc.want, ruleIDs(ms))
+		}
+		checkRedacted(t, tc.value, ms)
+	}
+}
+
+func TestPlaceholders(t *testing.T) {
+	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "${TOKEN}", "$TOKEN", "<your-token>", "{{ .Values.token }}", "dummy-token-123", "xxxxxxxxxx", "CHANGEME", "********"} {
+		if !IsPlaceholder(s) {
+			t.Errorf("IsPlaceholder(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"ghp_" + rnd(csAlnum, 36), "q8Zr!v2LmX9p", "postgres"} {
+		if IsPlaceholder(s) {
+			t.Errorf("IsPlaceholder(%q) = true", s)
+		}
+	}
+}
