@@ -245,7 +245,7 @@ func downloadOnce(ctx context.Context, o UpdateOptions, eco, u string, prev *Sou
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+	if (err == nil || errors.Is(err, io.ErrUnexpectedEOF)) && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = fmt.Errorf("truncated: got %d of %d bytes", n, resp.ContentLength)
 	}
 	if err != nil {
