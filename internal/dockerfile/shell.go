@@ -36,6 +36,8 @@ type Command struct {
 	Parent int
 	// Subst is true for commands inside $(...), `...` or <(...).
 	Subst bool
+	// InSubshell is true for commands inside ( ... ).
+	InSubshell bool
 }
 
 // Name returns the base name of the program (argv[0]), or "".
@@ -218,8 +220,9 @@ func (sc *Script) nestShell(idx, depth int) {
 }
 
 type walker struct {
-	sc    *Script
-	depth int
+	sc       *Script
+	depth    int
+	subshell int
 }
 
 func (w *walker) stmt(st *syntax.Stmt, parent int, subst bool) {
@@ -260,7 +263,7 @@ func (w *walker) cmd(st *syntax.Stmt, parent int, subst bool, pipe, pos int) {
 			}
 			return
 		}
-		cmd := Command{Pipeline: pipe, PipeIndex: pos, Parent: parent, Subst: subst}
+		cmd := Command{Pipeline: pipe, PipeIndex: pos, Parent: parent, Subst: subst, InSubshell: w.subshell > 0}
 		for _, a := range c.Assigns {
 			v := ""
 			if a.Value != nil {
@@ -287,7 +290,9 @@ func (w *walker) cmd(st *syntax.Stmt, parent int, subst bool, pipe, pos int) {
 	case *syntax.Block:
 		w.stmts(c.Stmts, parent, subst)
 	case *syntax.Subshell:
+		w.subshell++
 		w.stmts(c.Stmts, parent, subst)
+		w.subshell--
 	case *syntax.IfClause:
 		for ic := c; ic != nil; ic = ic.Else {
 			w.stmts(ic.Cond, parent, subst)

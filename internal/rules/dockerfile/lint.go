@@ -1,0 +1,171 @@
+// Package dockerfile holds kensa's Dockerfile checks, KS-DF-001 to KS-DF-030.
+// Each check is a small value (rule ID + function) that reads the parsed
+// model from internal/dockerfile and reports findings with the Dockerfile
+// path and lines, a message naming what it saw and a concrete fix.
+//
+// Findings on instructions preceded by `# kensa ignore=ID[,ID]` are kept,
+// marked Suppressed (By "inline"), so the policy layer can move them aside
+// and --show-suppressed can show them.
+package dockerfile
+
+import (
+	"slices"
+	"strings"
+
+	df "github.com/kensa-sec/kensa/internal/dockerfile"
+	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/rules"
+)
+
+// Options configures the checks.
+type Options struct {
+	// TrustedRegistries lists registries or registry/namespace prefixes
+	// base images may come from ("ghcr.io/acme", "docker.io/library").
+	// KS-DF-004 runs only when it is non-empty.
+	TrustedRegistries []string
+	// Disabled rule IDs are not run.
+	Disabled []string
+	// ScanValue, when set, looks for a credential in an ENV/ARG/LABEL
+	// value (KS-DF-010) and returns a short description of what it found
+	// (e.g. "KS-SE-github-token ghp_…(40 chars)"). When nil a small
+	// built-in set of token patterns is used.
+	ScanValue func(value string) (desc string, found bool)
+}
+
+// Check is one rule's check.
+type Check struct {
+	ID  string
+	Run func(c *Context)
+}
+
+// Context is what a check sees: the file, the options and the report sink.
+type Context struct {
+	File *df.File
+	Opts *Options
+	out  []finding.Finding
+}
+
+// Report adds a finding for rule id at instruction in (nil: line 1). An
+// empty fix keeps the catalogue's default.
+func (c *Context) Report(id string, in *df.Instruction, msg, fix string) {
+	loc := finding.Location{Path: c.File.Path, Line: 1, EndLine: 1}
+	if in != nil {
+		loc.Line, loc.EndLine = in.StartLine, in.EndLine
+		loc.Step = clip(in.Original, 200)
+	}
+	f := rules.MustLookup(id).NewFinding(msg, loc)
+	if fix != "" {
+		f.Fix = fix
+	}
+	if in != nil && slices.Contains(in.Ignores, id) {
+		f.Suppressed = &finding.Suppression{By: "inline", Source: c.File.Path + ":" + itoa(in.IgnoreLine), Reason: "# kensa ignore=" + id}
+	}
+	c.out = append(c.out, f)
+}
+
+// Checks returns every Dockerfile check in rule-ID order.
+func Checks() []Check {
+	return []Check{
+		{"KS-DF-001", checkRootUser},
+		{"KS-DF-002", checkLatestTag},
+		{"KS-DF-003", checkDigest},
+		{"KS-DF-004", checkTrustedRegistry},
+		{"KS-DF-005", checkAdd},
+		{"KS-DF-006", checkNoInstallRecommends},
+		{"KS-DF-007", checkAptLists},
+		{"KS-DF-008", checkApkNoCache},
+		{"KS-DF-009", checkLangCache},
+		{"KS-DF-010", checkCredentialVars},
+		{"KS-DF-011", checkCredentialFiles},
+		{"KS-DF-012", checkAddThenDelete},
+		{"KS-DF-013", checkCurlPipeShell},
+		{"KS-DF-014", checkSudo},
+		{"KS-DF-015", checkHealthcheck},
+		{"KS-DF-016", checkOCILabels},
+		{"KS-DF-017", checkCopyBeforeInstall},
+		{"KS-DF-018", checkToolchain},
+		{"KS-DF-019", checkAptUpdateAlone},
+		{"KS-DF-020", checkPins},
+		{"KS-DF-021", checkSSH},
+		{"KS-DF-022", checkWorldWritable},
+		{"KS-DF-023", checkWorkdir},
+		{"KS-DF-024", checkShellForm},
+		{"KS-DF-025", checkRPMCache},
+		{"KS-DF-026", checkMinimalBase},
+		{"KS-DF-027", checkChown},
+		{"KS-DF-028", checkUserExists},
+		{"KS-DF-029", checkUpgrade},
+		{"KS-DF-030", checkArgSecret},
+	}
+}
+
+// Lint runs every enabled check over f and returns the findings in
+// line order (suppressed ones included, marked).
+func Lint(f *df.File, opts Options) []finding.Finding {
+	c := &Context{File: f, Opts: &opts}
+	for _, ch := range Checks() {
+		if slices.Contains(opts.Disabled, ch.ID) {
+			continue
+		}
+		ch.Run(c)
+	}
+	finding.Sort(c.out)
+	return c.out
+}
+
+// finalChain returns the stages whose layers end up in the final image.
+func finalChain(f *df.File) []*df.Stage {
+	if fs := f.FinalStage(); fs != nil {
+		return fs.Chain()
+	}
+	return nil
+}
+
+// chainInstructions returns the instructions of the stages in chain, in order.
+func chainInstructions(chain []*df.Stage) []*df.Instruction {
+	var out []*df.Instruction
+	for _, s := range chain {
+		out = append(out, s.Instructions...)
+	}
+	return out
+}
+
+// runs calls fn for every RUN (ONBUILD RUN included) with a parsed script in stages.
+func runs(stages []*df.Stage, fn func(s *df.Stage, in *df.Instruction, sc *df.Script)) {
+	for _, s := range stages {
+		for _, in := range s.Instructions {
+			r := in
+			if in.OnBuild != nil {
+				r = in.OnBuild
+			}
+			if r.Cmd == "run" && r.Script != nil {
+				fn(s, in, r.Script)
+			}
+		}
+	}
+}
+
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// cmdText renders a command for messages.
+func cmdText(c *df.Command) string { return clip(strings.Join(c.Args, " "), 120) }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
