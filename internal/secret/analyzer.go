@@ -54,23 +54,23 @@ func (a *analyzer) Wants(p string, size int64, mode fs.FileMode) bool {
 	if !mode.IsRegular() || size <= 0 || size > a.opts.MaxFileSize {
 		return false
 	}
-	if credentialFileKind(p) != "" {
-		return true
-	}
 	if !a.opts.ScanNoisePaths && IsNoisePath(p) {
 		return false
+	}
+	if credentialFileKind(p) != "" {
+		return true
 	}
 	return !skipExtension(p)
 }
 
 func (a *analyzer) Analyze(_ context.Context, f *layerfs.File, out *layerfs.LayerFacts) error {
 	p := f.Path
+	if !a.opts.ScanNoisePaths && IsNoisePath(p) {
+		return nil
+	}
 	if desc := CredentialFile(p, f.Content); desc != "" {
 		r := rules.MustLookup(CredentialFileRule)
 		out.Findings = append(out.Findings, r.NewFinding(fmt.Sprintf("credential file %s: %s", p, desc), finding.Location{Path: p}))
-	}
-	if !a.opts.ScanNoisePaths && IsNoisePath(p) {
-		return nil
 	}
 	ms := Scan(f.Content)
 	if len(ms) > MaxMatchesPerFile {

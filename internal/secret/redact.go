@@ -57,13 +57,18 @@ func classes(b []byte) int {
 }
 
 // placeholderWords are substrings (lower-case) that mark documentation and
-// test values rather than real credentials.
+// test values rather than real credentials, wherever they appear.
 var placeholderWords = []string{
-	"example", "dummy", "changeme", "change_me", "change-me", "xxxx", "placeholder",
-	"your_", "your-", "yourpass", "yourtoken", "insert", "redacted", "sample", "notreal",
-	"not_real", "fake", "0000000000", "123456789", "abcdefgh", "replace_me", "replaceme",
-	"todo", "fixme", "secret_here", "password_here", "token_here", "<", ">", "****",
+	"example", "changeme", "change_me", "change-me", "xxxx", "placeholder",
+	"your_", "your-", "yourpass", "yourtoken", "redacted", "notreal", "not_real",
+	"0000000000", "123456789", "abcdefgh", "replace_me", "replaceme",
+	"secret_here", "password_here", "token_here", "<", ">", "****",
 }
+
+// placeholderShortWords mark placeholders only at a word edge (start or
+// end of the value, or next to a non-letter): inside random letters they
+// occur by chance ("...ckfIXmeZ...").
+var placeholderShortWords = []string{"dummy", "fake", "sample", "todo", "fixme", "insert", "test123"}
 
 // knownTestValues are published example credentials (AWS documentation).
 var knownTestValues = map[string]bool{
@@ -88,6 +93,20 @@ func IsPlaceholder(s string) bool {
 			return true
 		}
 	}
+	for _, w := range placeholderShortWords {
+		for off := 0; ; {
+			i := strings.Index(l[off:], w)
+			if i < 0 {
+				break
+			}
+			i += off
+			j := i + len(w)
+			if i == 0 || j == len(l) || !isLetter(l[i-1]) || !isLetter(l[j]) {
+				return true
+			}
+			off = i + 1
+		}
+	}
 	// One repeated character ("aaaaaaaa", "********").
 	if len(l) > 0 && strings.Count(l, l[:1]) == len(l) {
 		return true
@@ -108,3 +127,5 @@ func looksLikeReference(s string) bool {
 	}
 	return false
 }
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

@@ -99,7 +99,7 @@ func TestPlaceholders(t *testing.T) {
 			t.Errorf("IsPlaceholder(%q) = false", s)
 		}
 	}
-	for _, s := range []string{"ghp_" + rnd(csAlnum, 36), "q8Zr!v2LmX9p", "postgres"} {
+	for _, s := range []string{"ghp_" + rnd(csAlnum, 36), "q8Zr!v2LmX9p", "postgres", "ODj3TIIaMRvImx9jCkfIXmeZ"} {
 		if IsPlaceholder(s) {
 			t.Errorf("IsPlaceholder(%q) = true", s)
 		}
