@@ -1,0 +1,40 @@
+package layerfs
+
+import (
+	"bytes"
+	"context"
+	"path"
+	"strings"
+	"testing"
+)
+
+// FuzzWalkTar feeds arbitrary bytes (seeded with tars holding whiteouts,
+// opaque dirs, links and hostile names) through the walk and the merge:
+// neither may panic, and every path must stay absolute and clean.
+func FuzzWalkTar(f *testing.F) {
+	f.Add(makeTar(f, tarEntry{name: "etc/passwd", body: "root:x:0:0"}, tarEntry{name: "etc/.wh.shadow"}, tarEntry{name: "var/.wh..wh..opq"}))
+	f.Add(makeTar(f, tarEntry{name: "../../x", body: "a"}, tarEntry{name: "l", typ: '2', link: "../../../etc"}, tarEntry{name: "h", typ: '1', link: "/x"}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec := &recorder{}
+		facts, err := WalkTar(context.Background(), bytes.NewReader(data), 0, WalkOptions{Analyzers: []Analyzer{rec}, MaxFileSize: 1 << 16, MaxEntries: 10000})
+		if err != nil {
+			return
+		}
+		for _, e := range facts.Entries {
+			if !strings.HasPrefix(e.Path, "/") || path.Clean(e.Path) != e.Path || strings.Contains(e.Path, "/../") {
+				t.Fatalf("unclean path %q", e.Path)
+			}
+			if e.Type == TypeHardlink && (!strings.HasPrefix(e.Linkname, "/") || path.Clean(e.Linkname) != e.Linkname) {
+				t.Fatalf("unclean hardlink target %q", e.Linkname)
+			}
+		}
+		// A second layer deleting and re-adding things must merge too.
+		im := Merge([]*LayerFacts{facts, facts})
+		for p := range im.Files {
+			if !strings.HasPrefix(p, "/") {
+				t.Fatalf("merged path %q", p)
+			}
+		}
+		im.Waste()
+	})
+}
