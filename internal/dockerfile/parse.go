@@ -72,6 +72,7 @@ var knownInstructions = map[string]bool{
 var (
 	ignoreRe = regexp.MustCompile(`^#\s*kensa\s+ignore\s*=\s*([A-Za-z0-9_,\- ]+)`)
 	syntaxRe = regexp.MustCompile(`^#\s*syntax\s*=\s*(\S+)`)
+	varRe    = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 )
 
 // Parse parses Dockerfile bytes; path only names the file in errors and
@@ -221,6 +222,11 @@ func (b *builder) addStage(in *Instruction) error {
 	ref := ParseImageRef(resolved)
 	ref.Raw = raw
 	ref.Unresolved = strings.Contains(resolved, "$") || resolved == ""
+	for _, m := range varRe.FindAllStringSubmatch(raw, -1) {
+		if b.global[m[1]] == "" {
+			ref.Unresolved = true // an ARG without a default: the real value comes from --build-arg
+		}
+	}
 	s.Base = ref
 	if !strings.Contains(resolved, "/") && !strings.ContainsAny(resolved, ":@") {
 		lower := strings.ToLower(resolved)

@@ -226,7 +226,7 @@ func checkAddThenDelete(c *Context) {
 					continue
 				}
 				srcs := in.Sources()
-				dir := strings.HasSuffix(dest, "/") || len(srcs) > 1
+				dir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.") || len(srcs) > 1
 				d := resolvePath(workdir, dest)
 				for _, src := range srcs {
 					p := d
