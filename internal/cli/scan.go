@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/policy"
 	"github.com/spf13/cobra"
 )
 
@@ -43,6 +45,12 @@ type scanOptions struct {
 	IgnoreUnfixed bool
 	VEX           []string
 	Offline       bool
+
+	// Set by runScan / finishScan, not by flags.
+	targetDir string           // folder whose kensa.yaml / .kensaignore apply
+	policy    *policy.Policy   // loaded once by loadPolicy
+	color     bool             // table colours (terminal, NO_COLOR)
+	now       func() time.Time // clock for ignore expiry and SBOM times (tests)
 }
 
 // scannerEnabled reports whether --scanners includes s.
@@ -125,6 +133,16 @@ func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr 
 	}
 	kind, err := detectTarget(o, target)
 	if err != nil {
+		return err
+	}
+	// Fail fast on bad output flags and policy files, before scanning.
+	if _, _, err := prepareOutput(o); err != nil {
+		return err
+	}
+	// A rootfs is an image's filesystem, not a project: only the working
+	// directory's policy files apply (targetDirFor("") == "").
+	o.targetDir = targetDirFor(kind, target)
+	if _, err := loadPolicy(o, o.targetDir); err != nil {
 		return err
 	}
 	var rep *finding.Report
