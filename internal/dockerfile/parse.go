@@ -56,6 +56,9 @@ func ParseFile(path string) (*File, error) {
 		return nil, &Error{Path: path, Err: fmt.Errorf("read: %w", err)}
 	}
 	if len(data) > MaxFileSize {
+		if line := longLine(data); line > 0 {
+			return nil, &Error{Path: path, Line: line, Err: fmt.Errorf("%w: line is longer than %d bytes", ErrNotDockerfile, maxLine)}
+		}
 		return nil, &Error{Path: path, Err: fmt.Errorf("%w: file is larger than %d MiB", ErrNotDockerfile, MaxFileSize>>20)}
 	}
 	return Parse(path, data)
@@ -94,7 +97,7 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		msg := err.Error()
 		if strings.Contains(msg, "max allowed size") {
-			return nil, &Error{Path: path, Line: line, Err: fmt.Errorf("%w: a line is longer than %d bytes", ErrNotDockerfile, 64*1024-1)}
+			return nil, &Error{Path: path, Line: longLine(data), Err: fmt.Errorf("%w: line is longer than %d bytes", ErrNotDockerfile, maxLine)}
 		}
 		if strings.Contains(msg, "file with no instructions") {
 			return nil, &Error{Path: path, Err: fmt.Errorf("%w: no instructions", ErrNotDockerfile)}
@@ -131,6 +134,30 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 	}
 	return f, nil
+}
+
+// maxLine is the longest line BuildKit's parser accepts.
+const maxLine = 64*1024 - 1
+
+// longLine returns the 1-based number of the first line longer than
+// maxLine, or 0.
+func longLine(data []byte) int {
+	line := 1
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			i = len(data)
+		}
+		if i > maxLine {
+			return line
+		}
+		if i == len(data) {
+			break
+		}
+		data = data[i+1:]
+		line++
+	}
+	return 0
 }
 
 func splitLines(s string) []string {
