@@ -1,0 +1,171 @@
+package extract
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kensa-sec/kensa/internal/inventory"
+	"github.com/kensa-sec/kensa/internal/layerfs"
+)
+
+const status = "/var/lib/dpkg/status"
+
+func statusOf(pkgs ...string) []byte {
+	var b strings.Builder
+	for _, p := range pkgs {
+		name, ver, _ := strings.Cut(p, "=")
+		b.WriteString("Package: " + name + "\nStatus: install ok installed\nArchitecture: amd64\nVersion: " + ver + "\n\n")
+	}
+	return []byte(b.String())
+}
+
+// layer runs the real analyzer over files (path → content) as layer i
+// would, with the entries the walk would record.
+func layer(t *testing.T, i int, files map[string][]byte, whiteouts ...string) *layerfs.LayerFacts {
+	t.Helper()
+	a := Analyzer(Options{})
+	out := &layerfs.LayerFacts{Index: i, Digest: "sha256:layer" + string(rune('0'+i))}
+	for p, c := range files {
+		e := layerfs.Entry{Path: p, Type: layerfs.TypeFile, Mode: 0o644, Size: int64(len(c))}
+		out.Entries = append(out.Entries, e)
+		if !a.Wants(p, e.Size, e.Mode) {
+			continue
+		}
+		if err := a.Analyze(context.Background(), &layerfs.File{Entry: e, Content: c, Layer: i}, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range whiteouts {
+		out.Entries = append(out.Entries, layerfs.Entry{Path: w, Whiteout: true})
+	}
+	return out
+}
+
+func summary(pkgs []inventory.Package) string {
+	var s []string
+	for _, p := range pkgs {
+		s = append(s, p.Name+"@"+p.Version+" L"+string(rune('0'+p.Layer))+" "+p.LayerDigest)
+	}
+	return strings.Join(s, "\n")
+}
+
+func TestResolveAttribution(t *testing.T) {
+	osRelease, err := os.ReadFile("../osrelease/testdata/debian12-os-release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := []*layerfs.LayerFacts{
+		// 0: base image with two packages.
+		layer(t, 0, map[string][]byte{
+			"/etc/os-release": osRelease,
+			status:            statusOf("libc6=2.36-9", "bash=5.2.15-2"),
+		}),
+		// 1: unrelated app files and a requirements file deleted later.
+		layer(t, 1, map[string][]byte{
+			"/app/requirements.txt": []byte("django==4.2.7\n"),
+			"/app/main.py":          []byte("print(1)\n"),
+		}),
+		// 2: apt-get install rewrites the status: libc6 upgraded, curl added,
+		// bash unchanged (must stay attributed to layer 0).
+		layer(t, 2, map[string][]byte{
+			status: statusOf("libc6=2.36-9+deb12u4", "bash=5.2.15-2", "curl=7.88.1-10"),
+		}),
+		// 3: removes the requirements file.
+		layer(t, 3, nil, "/app/requirements.txt"),
+	}
+	img := layerfs.Merge(layers)
+	pkgs, o := Resolve(img)
+	if o == nil || o.Ecosystem() != "Debian:12" {
+		t.Fatalf("OS = %+v", o)
+	}
+	want := strings.Join([]string{
+		"bash@5.2.15-2 L0 sha256:layer0",
+		"curl@7.88.1-10 L2 sha256:layer2",
+		"libc6@2.36-9+deb12u4 L2 sha256:layer2",
+	}, "\n")
+	if got := summary(pkgs); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	for _, p := range pkgs {
+		if !strings.Contains(p.PURL, "distro=debian-12") || p.Ecosystem != "Debian" {
+			t.Errorf("%s: purl %s ecosystem %s", p.Name, p.PURL, p.Ecosystem)
+		}
+	}
+}
+
+func TestResolveInterruptedHistory(t *testing.T) {
+	// A package removed (status rewritten without it) and reinstalled is
+	// attributed to the layer that reinstalled it.
+	layers := []*layerfs.LayerFacts{
+		layer(t, 0, map[string][]byte{status: statusOf("vim=2:9.0-1")}),
+		layer(t, 1, map[string][]byte{status: statusOf("nano=7.2-1")}),
+		layer(t, 2, map[string][]byte{status: statusOf("nano=7.2-1", "vim=2:9.0-1")}),
+		// The status file deleted and written again in the same place.
+		layer(t, 3, nil, status),
+		layer(t, 4, map[string][]byte{status: statusOf("nano=7.2-1", "vim=2:9.0-1")}),
+	}
+	pkgs, o := Resolve(layerfs.Merge(layers))
+	if o != nil {
+		t.Errorf("OS without release files: %+v", o)
+	}
+	want := "nano@7.2-1 L4 sha256:layer4\nvim@2:9.0-1 L4 sha256:layer4"
+	if got := summary(pkgs); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// Without the deletion, nano comes from layer 1 and vim from layer 2.
+	layers = append(layers[:3:3], layer(t, 3, map[string][]byte{status: statusOf("nano=7.2-1", "vim=2:9.0-1")}))
+	pkgs, _ = Resolve(layerfs.Merge(layers))
+	want = "nano@7.2-1 L1 sha256:layer1\nvim@2:9.0-1 L2 sha256:layer2"
+	if got := summary(pkgs); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestAnalyzerWants(t *testing.T) {
+	a := Analyzer(Options{MaxFileSize: 1 << 20})
+	for _, tt := range []struct {
+		path string
+		size int64
+		mode os.FileMode
+		want bool
+	}{
+		{"/var/lib/dpkg/status", 100, 0o644, true},
+		{"/etc/os-release", 100, 0o644, true},
+		{"/etc/os-release", 1 << 20, 0o644, false},
+		{"/usr/bin/app", 100, 0o755, true},
+		{"/usr/bin/app", 2 << 20, 0o755, false},
+		{"/usr/share/doc/readme", 100, 0o644, false},
+		{"/app/node_modules/a/package.json", 100, 0o644, true},
+	} {
+		if got := a.Wants(tt.path, tt.size, tt.mode); got != tt.want {
+			t.Errorf("Wants(%s, %d, %v) = %v, want %v", tt.path, tt.size, tt.mode, got, tt.want)
+		}
+	}
+}
+
+func TestAnalyzerRecordsErrors(t *testing.T) {
+	out := &layerfs.LayerFacts{}
+	a := Analyzer(Options{})
+	f := &layerfs.File{Entry: layerfs.Entry{Path: "/app/package-lock.json", Mode: 0o644}, Content: []byte("{"), Layer: 0}
+	if err := a.Analyze(context.Background(), f, out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Skipped) != 1 || !strings.Contains(out.Skipped[0].Reason, "/app/package-lock.json") {
+		t.Errorf("skipped = %+v", out.Skipped)
+	}
+}
+
+func TestOSPreference(t *testing.T) {
+	out := layer(t, 0, map[string][]byte{
+		"/etc/debian_version": []byte("12.5\n"),
+		"/etc/os-release":     []byte("ID=debian\nVERSION_ID=\"12\"\n"),
+	})
+	if out.OS == nil || out.OS.VersionID != "12" {
+		t.Errorf("layer OS = %+v, want os-release's", out.OS)
+	}
+	if _, ok := out.Files["/etc/debian_version"]; !ok {
+		t.Error("release file not kept")
+	}
+}
