@@ -221,6 +221,15 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 	lr := &limitedReader{r: io.TeeReader(un, diffH), max: o.MaxLayerBytes, image: imageBytes, imageMax: o.MaxImageBytes}
 	f, err := walkTar(ctx, lr, b.Index, b.Digest, o)
 	if err != nil {
+		// A blob that does not match its digest explains a broken tar
+		// better than the tar error does.
+		if digestH != nil && !errors.Is(err, ErrLimit) && ctx.Err() == nil {
+			if _, cerr := io.Copy(io.Discard, br); cerr == nil {
+				if got := "sha256:" + hex.EncodeToString(digestH.Sum(nil)); got != b.Digest {
+					return nil, fmt.Errorf("blob hashes to %s, not its digest (corrupt or tampered layer): %w", got, err)
+				}
+			}
+		}
 		return nil, err
 	}
 	// Drain the tar padding and any trailing bytes so both digests cover
