@@ -23,6 +23,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -160,6 +161,11 @@ func validatePattern(p string) error {
 	body := strings.TrimPrefix(p, "!")
 	if strings.TrimSpace(body) == "" {
 		return errors.New(`"!" must be followed by a pattern`)
+	}
+	if !utf8.ValidString(body) {
+		// patternmatcher would print scanner errors to stderr and match
+		// U+FFFD instead; a pattern that is not text is rejected.
+		return errors.New("pattern is not valid UTF-8 text")
 	}
 	pm, err := patternmatcher.New([]string{body})
 	if err != nil {

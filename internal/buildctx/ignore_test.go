@@ -333,3 +333,10 @@ func TestCorpusIgnoreFiles(t *testing.T) {
 	}
 	t.Logf("evaluated %d corpus .dockerignore files", n)
 }
+
+func TestInvalidUTF8PatternRejected(t *testing.T) {
+	_, err := ParseIgnore([]byte("ok\n*.\x9c\x9c\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "UTF-8") {
+		t.Fatalf("err = %v, want UTF-8 error on line 2", err)
+	}
+}
