@@ -1,0 +1,333 @@
+package cli
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/inventory"
+	"github.com/kensa-sec/kensa/internal/vulndb"
+)
+
+// vulnRepoRoot is the module root (two folders above this file).
+func vulnRepoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// vulnTestImage returns a docker-archive built by scripts/build-test-images.sh
+// (in $KENSA_TEST_IMAGES, default <repo>/.cache/testimages).
+func vulnTestImage(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("KENSA_TEST_IMAGES")
+	if dir == "" {
+		dir = filepath.Join(vulnRepoRoot(t), ".cache", "testimages")
+	}
+	p := filepath.Join(dir, name+".docker.tar")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("test image %s not built (run scripts/build-test-images.sh %s): %v", name, name, err)
+	}
+	return p
+}
+
+// vulnImportDB builds a vulnerability database from paths.
+func vulnImportDB(t *testing.T, paths ...string) string {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "db", "kensa.db")
+	if _, err := vulndb.Import(vulndb.ImportOptions{DBPath: db, Paths: paths}); err != nil {
+		t.Fatalf("import %v: %v", paths, err)
+	}
+	return db
+}
+
+// vulnScanJSON runs `kensa scan --format json ARGS...` and decodes the report.
+func vulnScanJSON(t *testing.T, args ...string) *finding.Report {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(append([]string{"scan", "--format", "json", "--quiet"}, args...), &out, &errb)
+	if code != 0 {
+		t.Fatalf("kensa scan %v: exit %d: %s", args, code, errb.String())
+	}
+	var rep finding.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("decode report: %v\n%s", err, out.String())
+	}
+	return &rep
+}
+
+func TestMatchVulnsNoDB(t *testing.T) {
+	o := &scanOptions{DBPath: filepath.Join(t.TempDir(), "none.db")}
+	rep := finding.NewReport("x", "sbom")
+	err := matchVulns(context.Background(), o, rep, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "run `kensa db update` or `kensa db import`") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, ok := err.(*InputError); !ok {
+		t.Errorf("err is %T, want *InputError (exit 2)", err)
+	}
+}
+
+func TestMatchVulnsReport(t *testing.T) {
+	db := vulnImportDB(t, "../vulndb/testdata/osv/Go")
+	vex := filepath.Join(t.TempDir(), "vex.json")
+	os.WriteFile(vex, []byte(`{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "x", "author": "t", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+	  "statements": [{"vulnerability": {"name": "GO-2021-0113"}, "products": [{"@id": "pkg:golang/golang.org/x/text"}],
+	  "status": "not_affected", "justification": "vulnerable_code_not_present"}]}`), 0o644)
+	rep := finding.NewReport("app.tar", "image")
+	rep.Packages = []inventory.Package{{Name: "golang.org/x/text", Version: "v0.3.0", Ecosystem: "Go", Type: "golang",
+		PURL: "pkg:golang/golang.org/x/text@v0.3.0", Path: "/app", Layer: 1, LayerDigest: "sha256:l1"}}
+	built := time.Now()
+	o := &scanOptions{DBPath: db, VEX: []string{vex}, now: func() time.Time { return built.Add(30 * 24 * time.Hour) }}
+	if err := matchVulns(context.Background(), o, rep, new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 3 || len(rep.Suppressed) != 1 {
+		t.Fatalf("findings %d suppressed %d, want 3 + 1 (VEX)", len(rep.Findings), len(rep.Suppressed))
+	}
+	if s := rep.Suppressed[0]; s.ID != "CVE-2021-38561" || s.Suppressed.By != "vex" {
+		t.Errorf("suppressed = %+v", s)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "vulnerability database is 30 days old") {
+		t.Errorf("notes = %q, want the DB-age warning", rep.Notes)
+	}
+	// --ignore-unfixed keeps these (all fixed); a fresh clock gives no note.
+	rep2 := finding.NewReport("app.tar", "image")
+	rep2.Packages = rep.Packages
+	o2 := &scanOptions{DBPath: db, IgnoreUnfixed: true}
+	if err := matchVulns(context.Background(), o2, rep2, new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep2.Findings) != 4 || len(rep2.Notes) != 0 {
+		t.Errorf("findings %d notes %q", len(rep2.Findings), rep2.Notes)
+	}
+}
+
+// readDpkgQuery reads debian-base.dpkg-query.txt: binary[:arch], version,
+// source, source version.
+func readDpkgQuery(t *testing.T, path string) map[string][2]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][2]string{} // binary → source, source version
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		c := strings.Split(sc.Text(), "\t")
+		if len(c) == 4 {
+			bin, _, _ := strings.Cut(c[0], ":")
+			out[bin] = [2]string{c[2], c[3]}
+		}
+	}
+	return out
+}
+
+// TestScanDebianImageAgainstDpkg scans the debootstrap image with the
+// Debian fixture records and checks the findings are exactly the (binary
+// package, record) pairs for which `dpkg --compare-versions INSTALLED lt
+// FIXED` says the installed source version is affected.
+func TestScanDebianImageAgainstDpkg(t *testing.T) {
+	img := vulnTestImage(t, "debian-base")
+	dpkg, err := exec.LookPath("dpkg")
+	if err != nil {
+		t.Fatalf("dpkg is needed: %v", err)
+	}
+	recDir := "../vulndb/testdata/osv/Debian"
+	db := vulnImportDB(t, recDir)
+	rep := vulnScanJSON(t, "--scanners", "vuln", "--no-cache", "--db", db, img)
+
+	pkgs := readDpkgQuery(t, strings.TrimSuffix(img, ".docker.tar")+".dpkg-query.txt")
+	want := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(recDir, "*.json"))
+	for _, file := range files {
+		data, _ := os.ReadFile(file)
+		a, err := vulndb.ParseRecord(file, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, fixed := a.Affected[0].Package.Name, a.Affected[0].Ranges[0].Events[1].Fixed
+		for bin, s := range pkgs {
+			if s[0] != src {
+				continue
+			}
+			if exec.Command(dpkg, "--compare-versions", s[1], "lt", fixed).Run() == nil {
+				want[bin+" "+a.ID] = true
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Kind != finding.KindVuln || f.Package == nil {
+			continue
+		}
+		if f.Package.Ecosystem != "Debian:12" {
+			t.Errorf("finding %s ecosystem %q, want Debian:12", f.ID, f.Package.Ecosystem)
+		}
+		if f.Location.LayerIndex == nil || f.Location.Layer == "" {
+			t.Errorf("finding %s has no layer", f.ID)
+		}
+		for _, n := range append([]string{f.ID}, f.Aliases...) {
+			if strings.HasPrefix(n, "DEBIAN-FIXTURE-") {
+				got[f.Package.Name+" "+n] = true
+			}
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("missing (dpkg says affected): %s", k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("extra (dpkg says not affected): %s", k)
+		}
+	}
+	t.Logf("%d findings; dpkg says %d (binary, record) pairs are affected", len(rep.Findings), len(want))
+}
+
+// osvScannerIDs runs osv-scanner on a docker archive with a local database
+// holding zips (ecosystem → all.zip) and returns "package GO-ID" pairs of
+// the Go ecosystem.
+func osvScannerIDs(t *testing.T, archive string, zips map[string]string) map[string]bool {
+	t.Helper()
+	bin, err := exec.LookPath("osv-scanner")
+	if err != nil {
+		bin = filepath.Join(os.Getenv("HOME"), "go", "bin", "osv-scanner")
+		if _, err := os.Stat(bin); err != nil {
+			t.Skip("osv-scanner not installed (go install github.com/google/osv-scanner/v2/cmd/osv-scanner@latest)")
+		}
+	}
+	cache := t.TempDir()
+	for eco, zip := range zips {
+		dir := filepath.Join(cache, "osv-scanner", eco)
+		os.MkdirAll(dir, 0o755)
+		data, err := os.ReadFile(zip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "all.zip"), data, 0o644)
+	}
+	cmd := exec.Command(bin, "scan", "image", "--archive", "--offline-vulnerabilities", "--format", "json", archive)
+	cmd.Env = append(os.Environ(), "OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY="+cache)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	if err != nil && out.Len() == 0 { // exit 1 just means "vulnerabilities found"
+		t.Fatalf("osv-scanner: %v\n%s", err, errb.String())
+	}
+	var res struct {
+		Results []struct {
+			Packages []struct {
+				Package struct {
+					Name, Version, Ecosystem string
+				} `json:"package"`
+				Vulnerabilities []struct {
+					ID      string   `json:"id"`
+					Aliases []string `json:"aliases"`
+				} `json:"vulnerabilities"`
+			} `json:"packages"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("osv-scanner output: %v\n%s", err, out.String())
+	}
+	ids := map[string]bool{}
+	for _, r := range res.Results {
+		for _, p := range r.Packages {
+			if p.Package.Ecosystem != "Go" {
+				continue
+			}
+			for _, v := range p.Vulnerabilities {
+				ids[p.Package.Name+" "+v.ID] = true
+			}
+		}
+	}
+	return ids
+}
+
+// TestScanGoBinaryAgainstOSVScanner scans the gobin image (a Go binary
+// pinning golang.org/x/text v0.3.0) and compares the Go findings with what
+// osv-scanner reports offline from the same Go records.
+func TestScanGoBinaryAgainstOSVScanner(t *testing.T) {
+	img := vulnTestImage(t, "gobin")
+	goZip := "/work/shared/vulndata/osv/Go/all.zip"
+	if _, err := os.Stat(goZip); err != nil {
+		// Without the shared full set, compare on the x/text records only.
+		goZip = filepath.Join(t.TempDir(), "all.zip")
+		vulnWriteZip(t, goZip, "../vulndb/testdata/osv/Go")
+	}
+	debZip := filepath.Join(t.TempDir(), "all.zip")
+	vulnWriteZip(t, debZip, "../vulndb/testdata/osv/Debian")
+	db := vulnImportDB(t, goZip)
+	rep := vulnScanJSON(t, "--scanners", "vuln", "--no-cache", "--db", db, img)
+	got := map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Package == nil || f.Package.Ecosystem != "Go" {
+			continue
+		}
+		for _, n := range append([]string{f.ID}, f.Aliases...) {
+			if strings.HasPrefix(n, "GO-") {
+				got[f.Package.Name+" "+n] = true
+			}
+		}
+	}
+	for _, id := range []string{"GO-2020-0015", "GO-2021-0113", "GO-2022-1059", "GO-2026-5970"} {
+		if !got["golang.org/x/text "+id] {
+			t.Errorf("x/text v0.3.0: missing %s", id)
+		}
+	}
+	want := osvScannerIDs(t, img, map[string]string{"Go": goZip, "Debian": debZip})
+	var missing, extra []string
+	for k := range want {
+		if !got[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing)+len(extra) > 0 {
+		t.Errorf("kensa vs osv-scanner disagree:\n  only osv-scanner: %v\n  only kensa: %v", missing, extra)
+	}
+	t.Logf("%d Go (package, advisory) pairs; osv-scanner agrees", len(got))
+}
+
+// vulnWriteZip packs the *.json files of dir into an OSV all.zip at path.
+func vulnWriteZip(t *testing.T, path, dir string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := zw.Create(filepath.Base(file))
+		w.Write(data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
