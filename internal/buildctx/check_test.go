@@ -235,7 +235,9 @@ func TestResolveCopySemantics(t *testing.T) {
 		{"cmd/*/main.go", []string{"cmd/x/main.go", "cmd/y/main.go"}, true},
 		{"cmd/*", []string{"cmd/x/main.go", "cmd/y/main.go", "cmd/y/other.go"}, true},
 		{"*/*.go", []string{"src/main.go"}, true},
-		{"\\[x\\]", []string{"[x]"}, true},
+		{"\\[x\\]", nil, false}, // escapes only: a literal path, as in BuildKit
+		{"[[]x]", []string{"[x]"}, true},
+		{"[x]", nil, false}, // a character class matching "x"
 		{"src/secret", nil, false},
 		{"nope", nil, false},
 		{"*.nothing", nil, false},

@@ -209,9 +209,21 @@ func (c *Context) Under(dir string) []Entry {
 	return c.Entries[lo:hi]
 }
 
-// HasWildcards reports whether a COPY source is a wildcard pattern (BuildKit
-// expands `*`, `?` and `[...]` with Go's filepath.Match rules).
-func HasWildcards(src string) bool { return strings.ContainsAny(src, "*?[") }
+// HasWildcards reports whether a COPY source is a wildcard pattern: it holds
+// an unescaped `*`, `?` or `[` (BuildKit then expands it with Go's
+// filepath.Match rules; a source without one is a literal path, backslashes
+// included).
+func HasWildcards(src string) bool {
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '\\':
+			i++
+		case '*', '?', '[':
+			return true
+		}
+	}
+	return false
+}
 
 // Resolve returns the files (non-directory entries) that the COPY/ADD source
 // src would copy from this context, with BuildKit's source semantics: src is
