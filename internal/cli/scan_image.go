@@ -15,6 +15,8 @@ import (
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/inventory/extract"
 	"github.com/kensa-sec/kensa/internal/layerfs"
+	imagerules "github.com/kensa-sec/kensa/internal/rules/image"
+	"github.com/kensa-sec/kensa/internal/secret"
 	"github.com/kensa-sec/kensa/internal/source"
 	"golang.org/x/term"
 )
@@ -89,8 +91,28 @@ func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target s
 			rep.Image.OS = strings.TrimSpace(rep.OS.ID + " " + rep.OS.VersionID)
 		}
 	}
-	for _, l := range res.Layers {
-		rep.Findings = append(rep.Findings, l.Findings...)
+	osInfo := rep.OS
+	if osInfo == nil {
+		osInfo = extract.ResolveOS(sc.merged)
+		if osInfo != nil {
+			rep.Image.OS = strings.TrimSpace(osInfo.ID + " " + osInfo.VersionID)
+		}
+	}
+	if o.scannerEnabled("misconfig") || o.scannerEnabled("secret") {
+		steps := make([]string, len(sc.layers))
+		for i, st := range sc.layers {
+			steps[i] = st.CreatedBy
+		}
+		var cfg = src.Config
+		if kind == targetRootfs {
+			cfg = nil
+		}
+		// Check attributes the per-layer findings (secrets, credential
+		// files) itself and returns them with its own.
+		rep.Findings = append(rep.Findings, imagerules.Check(imagerules.Input{
+			Image: sc.merged, Config: cfg, Steps: steps, OS: osInfo,
+			Options: imagerules.Options{NoSecrets: !o.scannerEnabled("secret"), NoMisconfig: !o.scannerEnabled("misconfig")},
+		})...)
 	}
 	attributeFindings(rep.Findings, sc)
 	rep.Notes = append(rep.Notes, skippedNotes(res.Layers, src.Skipped())...)
@@ -129,10 +151,15 @@ func openImageSource(ctx context.Context, o *scanOptions, kind targetKind, targe
 // imageAnalyzers picks the layer analyzers --scanners asks for.
 func imageAnalyzers(o *scanOptions) []layerfs.Analyzer {
 	var as []layerfs.Analyzer
-	if o.scannerEnabled("vuln") || o.scannerEnabled("inventory") || o.scannerEnabled("misconfig") {
-		// misconfig reads os-release (end of life) through the inventory
-		// analyzer's kept release files.
+	if o.scannerEnabled("vuln") || o.scannerEnabled("inventory") {
 		as = append(as, extract.Analyzer(extract.Options{}))
+	}
+	if o.scannerEnabled("secret") {
+		as = append(as, secret.Analyzer(secret.Options{}))
+	}
+	if o.scannerEnabled("misconfig") || o.scannerEnabled("secret") {
+		// /etc/passwd, /etc/group and os-release for the image rules.
+		as = append(as, imagerules.FilesAnalyzer())
 	}
 	return as
 }
@@ -185,7 +212,7 @@ func attributeFindings(fs []finding.Finding, sc *imageScan) {
 		}
 		st := sc.layers[i]
 		if loc.Step == "" {
-			loc.Step = st.CreatedBy
+			loc.Step = imagerules.RedactStep(st.CreatedBy)
 		}
 		if loc.Dockerfile == "" && st.Line > 0 {
 			loc.Dockerfile, loc.DockerfileLine = st.Dockerfile, st.Line
@@ -221,7 +248,7 @@ func imageInfo(sc *imageScan) *finding.ImageInfo {
 		}
 		info.Layers = append(info.Layers, finding.LayerInfo{
 			Index: i, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, Files: files,
-			WastedBytes: perLayer[i], Step: sc.layers[i].CreatedBy, FromCache: sc.walk.FromCache[i],
+			WastedBytes: perLayer[i], Step: imagerules.RedactStep(sc.layers[i].CreatedBy), FromCache: sc.walk.FromCache[i],
 		})
 	}
 	info.WastedBytes = wasted
