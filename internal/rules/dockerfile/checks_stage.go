@@ -104,7 +104,13 @@ func checkTrustedRegistry(c *Context) {
 		}
 		full := b.Registry + "/" + b.Repository
 		ok := false
+		if c.Opts.IsTrusted != nil {
+			ok = c.Opts.IsTrusted(b.Resolved)
+		}
 		for _, t := range c.Opts.TrustedRegistries {
+			if ok || c.Opts.IsTrusted != nil {
+				break
+			}
 			t = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(t)), "/")
 			if t == "" {
 				continue

@@ -23,6 +23,10 @@ type Options struct {
 	// base images may come from ("ghcr.io/acme", "docker.io/library").
 	// KS-DF-004 runs only when it is non-empty.
 	TrustedRegistries []string
+	// IsTrusted, when set, decides whether a resolved base image reference
+	// is trusted (the policy package's matcher); otherwise a prefix match
+	// over TrustedRegistries is used.
+	IsTrusted func(ref string) bool
 	// Disabled rule IDs are not run.
 	Disabled []string
 	// ScanValue, when set, looks for a credential in an ENV/ARG/LABEL
