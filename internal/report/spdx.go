@@ -60,7 +60,7 @@ func (s *spdxWriter) Write(w io.Writer, r *finding.Report) error {
 		DataLicense:       spdx.DataLicense,
 		SPDXIdentifier:    "DOCUMENT",
 		DocumentName:      name,
-		DocumentNamespace: fmt.Sprintf("https://kensa.dev/spdx/%s-%s", strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-"), hash[:32]),
+		DocumentNamespace: fmt.Sprintf(kensaURI+"/spdx/%s-%s", strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-"), hash[:32]),
 		CreationInfo: &spdx.CreationInfo{
 			Creators: []common.Creator{
 				{CreatorType: "Tool", Creator: "kensa-" + s.opts.ToolVersion},
