@@ -52,11 +52,11 @@ func pkgOps(sc *df.Script) []pkgOp {
 		case "npm", "yarn", "pnpm":
 			mgr = name
 		default:
-			if strings.HasPrefix(name, "pip3.") || strings.HasPrefix(name, "python3.") && len(args) >= 2 && args[0] == "-m" && args[1] == "pip" {
+			switch {
+			case strings.HasPrefix(name, "pip3."):
 				mgr = "pip"
-				if args[0] == "-m" {
-					args = args[2:]
-				}
+			case strings.HasPrefix(name, "python3.") && len(args) >= 2 && args[0] == "-m" && args[1] == "pip":
+				mgr, args = "pip", args[2:]
 			}
 		}
 		if mgr == "" {
