@@ -1,17 +1,47 @@
 #!/usr/bin/env bash
-# Installs what kensa's build and tests need on a fresh Debian machine.
-# Idempotent: skips what is already there.
+# Installs what kensa's build and tests need on a fresh Debian machine:
+# buildah, skopeo, debootstrap (apt), npm (apt, only if missing), and the Go
+# tools staticcheck, osv-scanner and govulncheck (go install, pinned).
+# Idempotent and quiet: skips what is already there. Works as root, and with
+# sudo for apt otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2
+OSV_SCANNER_VERSION=v2.2.4
+GOVULNCHECK_VERSION=v1.9.0
+
 need=()
-for tool in buildah:buildah skopeo:skopeo debootstrap:debootstrap; do
+for tool in buildah:buildah skopeo:skopeo debootstrap:debootstrap npm:npm; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root or sudo to install ${need[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-export PATH="$(go env GOPATH)/bin:$PATH"
-command -v staticcheck >/dev/null 2>&1 || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+gobin="$(go env GOPATH)/bin"
+export PATH="$gobin:$PATH"
+# go_tool NAME MODULE@VERSION: go install unless NAME is already on PATH.
+go_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "== go install $2"
+  local log
+  log="$(mktemp)"
+  if ! go install "$2" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "setup: go install $2 failed" >&2
+    return 1
+  fi
+  rm -f "$log"
+}
+go_tool staticcheck "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+go_tool osv-scanner "github.com/google/osv-scanner/v2/cmd/osv-scanner@$OSV_SCANNER_VERSION"
+go_tool govulncheck "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"

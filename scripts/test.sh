@@ -1,11 +1,51 @@
 #!/usr/bin/env bash
-# Runs every kensa test: static checks, unit and integration tests (including
-# real images built with debootstrap + buildah), and fuzz seed corpora.
-set -euo pipefail
+# Runs every kensa test: installs tools (scripts/setup.sh), builds the real test
+# images (scripts/build-test-images.sh, incremental), then gofmt, go vet,
+# staticcheck and `go test -count=1 ./...` (unit and integration tests on the
+# real images, and the fuzz seed corpora). Prints how long each phase took.
+# A failing check does not stop the later ones; the exit status is 1 if any
+# phase failed. Setup or image-build failures stop the run.
+#
+# Environment: KENSA_TEST_IMAGES (image folder, see build-test-images.sh),
+# KENSA_TEST_TIMEOUT (go test -timeout, default 20m).
+set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
 export PATH="$(go env GOPATH)/bin:$PATH"
-echo "== gofmt"; test -z "$(gofmt -l . | tee /dev/stderr)"
-echo "== go vet"; go vet ./...
-echo "== staticcheck"; staticcheck ./...
-echo "== go test"; go test -count=1 -timeout 25m ./...
+
+phases=()
+failed=()
+t_start=$SECONDS
+summary() {
+  echo
+  echo "== phase timings"
+  for p in "${phases[@]}"; do echo "   $p"; done
+  echo "   total: $((SECONDS - t_start))s"
+  if [ ${#failed[@]} -gt 0 ]; then echo "== FAILED: ${failed[*]}"; else echo "== all phases passed"; fi
+}
+trap summary EXIT
+
+# phase NAME CMD...: run CMD, record its time and whether it failed.
+phase() {
+  local name="$1" t0=$SECONDS rc=0
+  shift
+  echo "== $name"
+  "$@" || rc=$?
+  local st=ok
+  [ $rc = 0 ] || { st="FAILED (exit $rc)"; failed+=("$name"); }
+  phases+=("$(printf '%-18s %5ss  %s' "$name" "$((SECONDS - t0))" "$st")")
+  return $rc
+}
+
+gofmt_check() {
+  local bad
+  bad="$(gofmt -l $(git ls-files -co --exclude-standard '*.go' | grep -v '/testdata/') 2>&1)"
+  [ -z "$bad" ] || { echo "gofmt needed:"; echo "$bad"; return 1; }
+}
+
+phase setup ./scripts/setup.sh || exit 1
+phase build-images ./scripts/build-test-images.sh || exit 1
+phase gofmt gofmt_check
+phase vet go vet ./...
+phase staticcheck staticcheck ./...
+phase "go test" go test -count=1 -timeout "${KENSA_TEST_TIMEOUT:-20m}" ./...
+[ ${#failed[@]} -eq 0 ]
