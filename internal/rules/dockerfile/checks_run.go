@@ -193,11 +193,11 @@ func runsStdin(cmd *df.Command) bool {
 	name, args := cmd.Program()
 	if shells[name] {
 		for _, a := range args {
-			if a == "-c" {
-				return false
-			}
-			if !strings.HasPrefix(a, "-") {
-				return false // runs a file
+			switch {
+			case a == "-s" || a == "--" || a == "-":
+				return true // script from stdin; the rest are its arguments
+			case a == "-c" || !strings.HasPrefix(a, "-"):
+				return false // runs a command string or a file
 			}
 		}
 		return true

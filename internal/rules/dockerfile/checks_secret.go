@@ -60,7 +60,7 @@ func checkAdd(c *Context) {
 func credentialName(name string) bool {
 	u := strings.ToUpper(strings.ReplaceAll(strings.ReplaceAll(name, "-", "_"), ".", "_"))
 	// Names of files, paths and settings about credentials are not credentials.
-	for _, suf := range []string{"_FILE", "_PATH", "_DIR", "_FILES", "_LOCATION", "_URL_FILE", "_ENV", "_NAME", "_ID_FILE", "_LENGTH", "_EXPIRY", "_EXPIRES", "_TTL", "_TIMEOUT", "_HEADER", "_TYPE", "_METHOD", "_ENABLED", "_REQUIRED", "_SECRET_NAME"} {
+	for _, suf := range []string{"_FILE", "_PATH", "_DIR", "_FILES", "_LOCATION", "_URL_FILE", "_ENV", "_NAME", "_ID_FILE", "_LENGTH", "_EXPIRY", "_EXPIRES", "_TTL", "_TIMEOUT", "_HEADER", "_TYPE", "_METHOD", "_ENABLED", "_REQUIRED", "_SECRET_NAME", "_URL", "_URI", "_ENDPOINT", "_HOST", "_PORT", "_USER", "_USERNAME", "_MIN_LENGTH", "_POLICY"} {
 		if strings.HasSuffix(u, suf) {
 			return false
 		}
@@ -94,6 +94,9 @@ func credentialValue(v string) bool {
 	}
 	if fingerprintRe.MatchString(v) || placeholderRe.MatchString(v) {
 		return false
+	}
+	if i := strings.Index(v, "://"); i > 0 && !strings.Contains(v[i:], "@") {
+		return false // a URL without credentials
 	}
 	return true
 }

@@ -104,6 +104,7 @@ var cases = map[string]ruleCase{
 			"FROM debian:12\nENV DB_PASSWORD=\n",
 			"FROM debian:12\nARG NPM_TOKEN\nENV NPM_TOKEN=${NPM_TOKEN}\n",
 			"FROM debian:12\nENV API_KEY=<your-api-key>\n",
+			"FROM debian:12\nENV OAUTH_TOKEN_URL=https://auth.example.com/token\n",
 			"FROM debian:12\nENV PYTHON_SHA256=639e43243c620a308f968213df9e00f2f8f62332f7adbaa7a7eeb9783057c690\n",
 		},
 	},
@@ -127,6 +128,8 @@ var cases = map[string]ruleCase{
 		pos: []string{
 			"FROM debian:12\nRUN curl -fsSL https://get.example.com | sh\n",
 			"FROM debian:12\nRUN wget -qO- https://x.example/install.sh | sudo bash -s -- --yes\n",
+			"FROM debian:12\nRUN curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal\n",
+			"FROM debian:12\nRUN curl -sL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs\n",
 			"FROM debian:12\nRUN sh -c \"$(curl -fsSL https://x.example/i.sh)\"\n",
 			"FROM debian:12\nRUN set -e; \\\n  if [ -n \"$X\" ]; then curl -s https://x | bash; fi\n",
 		},
@@ -134,6 +137,8 @@ var cases = map[string]ruleCase{
 			"FROM debian:12\nRUN curl -fsSLo i.sh https://x && echo 'abc  i.sh' | sha256sum -c - && sh i.sh\n",
 			"FROM debian:12\nRUN curl -fsSL https://x/a.tgz | tar xz\n",
 			"FROM debian:12\nRUN echo 'curl x | sh' > /docs.txt\n",
+			"FROM debian:12\nRUN curl -fsSL https://x/key.gpg | gpg --dearmor -o /usr/share/keyrings/x.gpg\n",
+			"FROM debian:12\nRUN curl -fsSL https://x/s.sh | tee /tmp/s.sh > /dev/null && sh ./local.sh\n",
 		},
 	},
 	"KS-DF-014": {
