@@ -91,6 +91,11 @@ type Stats struct {
 	ForcedWalkFiles int
 	// Elapsed is the wall time of loading the ignore file and walking.
 	Elapsed time.Duration
+	// Unreadable lists context-relative paths that could not be read
+	// (permission denied, vanished while walking). They are not excluded,
+	// so BuildKit would fail to send the context; callers should show them
+	// as report notes.
+	Unreadable []string
 }
 
 // Check evaluates the build context opts.Dir for the Dockerfile's COPY/ADD
@@ -109,6 +114,7 @@ func Check(ctx context.Context, opts Options) ([]finding.Finding, *Stats, error)
 		return nil, nil, err
 	}
 	c.Stats.Elapsed = time.Since(start)
+	c.Stats.Unreadable = c.Unreadable
 	ch := &checker{opts: opts, c: c}
 	ch.noIgnore()
 	ch.costlyIgnore()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -290,7 +291,7 @@ func TestCheckStats(t *testing.T) {
 	want := Stats{Patterns: 3, Exceptions: 1, FilesWalked: 4, DirsWalked: 2, FilesSent: 3, BytesSent: int64(len("node_modules\nlogs\n!logs/keep.log") + 5 + 1), FilesExcluded: 1, DirsSkipped: 1, ForcedWalkFiles: 2}
 	got := *st
 	got.Elapsed = 0
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stats\n got %+v\nwant %+v", got, want)
 	}
 	if st.Elapsed <= 0 {

@@ -162,10 +162,13 @@ func validatePattern(p string) error {
 	if strings.TrimSpace(body) == "" {
 		return errors.New(`"!" must be followed by a pattern`)
 	}
+	// patternmatcher's scanner would print errors to stderr (and match
+	// U+FFFD) for these; a pattern that is not text is rejected.
 	if !utf8.ValidString(body) {
-		// patternmatcher would print scanner errors to stderr and match
-		// U+FFFD instead; a pattern that is not text is rejected.
 		return errors.New("pattern is not valid UTF-8 text")
+	}
+	if strings.IndexByte(body, 0) >= 0 {
+		return errors.New("pattern contains a NUL byte")
 	}
 	pm, err := patternmatcher.New([]string{body})
 	if err != nil {

@@ -339,4 +339,8 @@ func TestInvalidUTF8PatternRejected(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "UTF-8") {
 		t.Fatalf("err = %v, want UTF-8 error on line 2", err)
 	}
+	_, err = ParseIgnore([]byte("a\x00b\n"))
+	if err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Fatalf("err = %v, want NUL error", err)
+	}
 }

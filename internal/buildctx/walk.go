@@ -42,7 +42,8 @@ type Context struct {
 	Stats Stats
 	// Unreadable lists context-relative paths the walk could not read
 	// (permission denied, vanished). BuildKit fails the build on an
-	// unreadable path that is not excluded.
+	// unreadable path that is not excluded. Stats.Unreadable holds the
+	// same list after Check.
 	Unreadable []string
 }
 
