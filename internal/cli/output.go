@@ -144,6 +144,7 @@ func writerOptions(o *scanOptions) report.Options {
 		ToolVersion:    Version,
 		Created:        o.createdTime(),
 		BaseDir:        wd,
+		SourceRoot:     o.targetDir,
 	}
 }
 

@@ -33,6 +33,10 @@ type Options struct {
 	// BaseDir is the folder SARIF URIs are made relative to (usually the
 	// working directory); absolute paths outside it are kept as given.
 	BaseDir string
+	// SourceRoot is the build-context folder that Dockerfile-target
+	// finding paths are relative to; SARIF joins it so URIs stay correct
+	// when scanning a subfolder (kensa scan services/api).
+	SourceRoot string
 }
 
 // Formats lists every format New accepts.

@@ -280,6 +280,27 @@ func TestSARIFURI(t *testing.T) {
 	}
 }
 
+func TestSARIFSourceRoot(t *testing.T) {
+	rep := finding.NewReport("services/api", "dockerfile")
+	rep.Findings = []finding.Finding{rules.MustLookup("KS-DF-001").NewFinding("root", finding.Location{Path: "Dockerfile", Line: 3})}
+	rep.Finalize()
+	var log sarifLog
+	if err := json.Unmarshal(render(t, "sarif", Options{BaseDir: "/repo", SourceRoot: "/repo/services/api"}, rep), &log); err != nil {
+		t.Fatal(err)
+	}
+	if uri := log.Runs[0].Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI; uri != "services/api/Dockerfile" {
+		t.Errorf("uri = %q, want services/api/Dockerfile", uri)
+	}
+	// Image targets keep in-image paths as they are.
+	rep.TargetKind = "image"
+	if err := json.Unmarshal(render(t, "sarif", Options{BaseDir: "/repo", SourceRoot: "/repo/services/api"}, rep), &log); err != nil {
+		t.Fatal(err)
+	}
+	if uri := log.Runs[0].Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI; uri != "Dockerfile" {
+		t.Errorf("image target uri = %q, want Dockerfile", uri)
+	}
+}
+
 func TestJSONValidatesAgainstDocumentedSchema(t *testing.T) {
 	const url = "https://github.com/kensa-sec/kensa/docs/kensa-report.schema.json"
 	s := compileSchema(t, url, map[string]string{url: "../../docs/kensa-report.schema.json"})

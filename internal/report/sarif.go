@@ -268,7 +268,7 @@ func (s *sarifWriter) result(r *finding.Report, f finding.Finding, ruleIndex int
 	switch {
 	case l.Layer == "" && l.Path != "":
 		// A Dockerfile or build-context file in the repository.
-		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(l.Path)}, Region: region(l.Line, l.EndLine)}
+		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(s.sourcePath(r, l.Path))}, Region: region(l.Line, l.EndLine)}
 	case l.Dockerfile != "":
 		// An image finding traced to the Dockerfile step that made it:
 		// point code scanning at that line.
@@ -321,7 +321,7 @@ func (s *sarifWriter) result(r *finding.Report, f finding.Finding, ruleIndex int
 	for i, rel := range f.Related {
 		rl := sarifLocation{ID: i + 1, Message: &sarifText{Text: relatedText(rel)}}
 		if rel.Layer == "" && rel.Path != "" {
-			rl.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(rel.Path)}, Region: region(rel.Line, rel.EndLine)}
+			rl.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(s.sourcePath(r, rel.Path))}, Region: region(rel.Line, rel.EndLine)}
 		} else if rel.Path != "" {
 			rl.LogicalLocations = []sarifLogicalLocation{{FullyQualifiedName: rel.Path, Kind: "resource"}}
 		}
@@ -338,6 +338,18 @@ func (s *sarifWriter) result(r *finding.Report, f finding.Finding, ruleIndex int
 		res.Suppressions = []sarifSuppression{{Kind: kind, Justification: strings.TrimSpace(sp.Reason + " " + sp.Source)}}
 	}
 	return res
+}
+
+// sourcePath places a Dockerfile-target path under the build context.
+func (s *sarifWriter) sourcePath(r *finding.Report, p string) string {
+	if r.TargetKind != "dockerfile" || s.opts.SourceRoot == "" || filepath.IsAbs(p) {
+		return p
+	}
+	joined := filepath.Join(s.opts.SourceRoot, p)
+	if abs, err := filepath.Abs(joined); err == nil {
+		return abs
+	}
+	return joined
 }
 
 func region(start, end int) *sarifRegion {
@@ -359,7 +371,7 @@ func (s *sarifWriter) uri(p string) string {
 		return "."
 	}
 	if s.opts.BaseDir != "" && filepath.IsAbs(p) {
-		if rel, err := filepath.Rel(s.opts.BaseDir, p); err == nil && !strings.HasPrefix(rel, "..") {
+		if rel, err := filepath.Rel(s.opts.BaseDir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 			p = rel
 		}
 	}
