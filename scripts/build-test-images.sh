@@ -97,9 +97,11 @@ log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'build-test-images: %s\n' "$*" >&2; exit 1; }
 
 # hash_inputs FILE_OR_DIR... : one sha256 over the names and contents of all files.
+# Set HASH_EXTRA to fold in more text (a toolchain version).
 hash_inputs() {
   {
     echo "script-version $SCRIPT_VERSION"
+    if [ -n "${HASH_EXTRA:-}" ]; then echo "extra $HASH_EXTRA"; fi
     for p in "$@"; do
       if [ -d "$p" ]; then
         (cd "$p" && find . -type f ! -path './node_modules/*' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
@@ -226,7 +228,7 @@ build_leaky() {
 
 build_gobin() {
   local h src="$repo/testdata/images/gobin/src"
-  h="$(hash_inputs "$repo/testdata/images/gobin" "$out/debian-base.inputs")"
+  h="$(HASH_EXTRA="$(go version)" hash_inputs "$repo/testdata/images/gobin" "$out/debian-base.inputs")"
   if up_to_date gobin "$h"; then status[gobin]=reused; return 0; fi
   ensure_base
   mkdir -p "$work/gobin"
@@ -241,7 +243,7 @@ build_gobin() {
 
 build_npm() {
   local h src="$repo/testdata/images/npm"
-  h="$(hash_inputs "$src" "$out/debian-base.inputs")"
+  h="$(HASH_EXTRA="npm $(npm --version 2>/dev/null)" hash_inputs "$src" "$out/debian-base.inputs")"
   if up_to_date npm "$h"; then status[npm]=reused; return 0; fi
   ensure_base
   mkdir -p "$work/npm/app"
