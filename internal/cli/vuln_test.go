@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/inventory"
 	"github.com/kensa-sec/kensa/internal/vulndb"
@@ -330,4 +333,191 @@ func vulnWriteZip(t *testing.T, path, dir string) {
 		t.Fatal(err)
 	}
 	f.Close()
+}
+
+// extractFile copies the file at name (no leading slash) out of a
+// docker-archive's layers, the topmost layer winning.
+func extractFile(t *testing.T, archive, name, dst string) {
+	t.Helper()
+	img, err := tarball.ImageFromPath(archive, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			if strings.TrimPrefix(h.Name, "./") != name {
+				continue
+			}
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			found = true
+		}
+		rc.Close()
+	}
+	if !found {
+		t.Fatalf("%s not in %s", name, archive)
+	}
+}
+
+// writeGoVulnDB lays out the Go OSV records of zipPath the way govulncheck
+// reads a local database (-db file://DIR): index/db.json,
+// index/modules.json and ID/<id>.json.
+func writeGoVulnDB(t *testing.T, zipPath, dir string) {
+	t.Helper()
+	type modVuln struct {
+		ID       string    `json:"id"`
+		Modified time.Time `json:"modified"`
+		Fixed    string    `json:"fixed,omitempty"`
+	}
+	mods := map[string][]modVuln{}
+	var newest time.Time
+	os.MkdirAll(filepath.Join(dir, "ID"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "index"), 0o755)
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := vulndb.ParseRecord(zf.Name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Modified.After(newest) {
+			newest = a.Modified
+		}
+		os.WriteFile(filepath.Join(dir, "ID", a.ID+".json"), data, 0o644)
+		for _, af := range a.Affected {
+			fixed := ""
+			for _, r := range af.Ranges {
+				for _, e := range r.Events {
+					if e.Fixed != "" {
+						fixed = e.Fixed // the latest fix: events are in order in golang/vulndb
+					}
+				}
+			}
+			mods[af.Package.Name] = append(mods[af.Package.Name], modVuln{ID: a.ID, Modified: a.Modified, Fixed: fixed})
+		}
+	}
+	type modMeta struct {
+		Path  string    `json:"path"`
+		Vulns []modVuln `json:"vulns"`
+	}
+	var index []modMeta
+	for p, v := range mods {
+		index = append(index, modMeta{Path: p, Vulns: v})
+	}
+	sort.Slice(index, func(i, j int) bool { return index[i].Path < index[j].Path })
+	data, _ := json.Marshal(index)
+	os.WriteFile(filepath.Join(dir, "index", "modules.json"), data, 0o644)
+	data, _ = json.Marshal(map[string]time.Time{"modified": newest})
+	os.WriteFile(filepath.Join(dir, "index", "db.json"), data, 0o644)
+}
+
+// TestScanGoBinaryAgainstGovulncheck compares kensa's Go advisories for the
+// gobin image's binary with `govulncheck -mode=binary` on the same binary,
+// reading a local database laid out from the same OSV records.
+func TestScanGoBinaryAgainstGovulncheck(t *testing.T) {
+	img := vulnTestImage(t, "gobin")
+	gvc, err := exec.LookPath("govulncheck")
+	if err != nil {
+		gvc = filepath.Join(os.Getenv("HOME"), "go", "bin", "govulncheck")
+		if _, err := os.Stat(gvc); err != nil {
+			t.Skip("govulncheck not installed (go install golang.org/x/vuln/cmd/govulncheck@latest)")
+		}
+	}
+	goZip := "/work/shared/vulndata/osv/Go/all.zip"
+	if _, err := os.Stat(goZip); err != nil {
+		goZip = filepath.Join(t.TempDir(), "all.zip")
+		vulnWriteZip(t, goZip, "../vulndb/testdata/osv/Go")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "textdemo")
+	extractFile(t, img, "usr/local/bin/textdemo", bin)
+	vdb := filepath.Join(dir, "vulndb")
+	writeGoVulnDB(t, goZip, vdb)
+
+	cmd := exec.Command(gvc, "-mode=binary", "-db", "file://"+vdb, "-format", "json", bin)
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil && out.Len() == 0 {
+		t.Fatalf("govulncheck: %v\n%s", err, errb.String())
+	}
+	want := map[string]bool{}
+	dec := json.NewDecoder(&out)
+	for {
+		var msg struct {
+			Finding *struct {
+				OSV   string `json:"osv"`
+				Trace []struct {
+					Module string `json:"module"`
+				} `json:"trace"`
+			} `json:"finding"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			if err != io.EOF {
+				t.Fatalf("govulncheck output: %v", err)
+			}
+			break
+		}
+		if msg.Finding != nil && len(msg.Finding.Trace) > 0 {
+			want[msg.Finding.Trace[0].Module+" "+msg.Finding.OSV] = true
+		}
+	}
+	db := vulnImportDB(t, goZip)
+	rep := vulnScanJSON(t, "--scanners", "vuln", "--no-cache", "--db", db, img)
+	got := map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Package == nil || f.Package.Ecosystem != "Go" {
+			continue
+		}
+		for _, n := range append([]string{f.ID}, f.Aliases...) {
+			if strings.HasPrefix(n, "GO-") {
+				got[f.Package.Name+" "+n] = true
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatalf("govulncheck found nothing; stderr:\n%s", errb.String())
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("only govulncheck: %s", k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("only kensa: %s", k)
+		}
+	}
+	t.Logf("%d module-level advisories; govulncheck agrees", len(got))
 }
