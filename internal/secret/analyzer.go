@@ -105,24 +105,30 @@ var noisePrefixes = []string{
 	"/usr/share/zoneinfo/", "/usr/share/i18n/", "/usr/share/mime/", "/usr/share/help/",
 }
 
-// packageRoots are folders holding third-party language packages; test
-// folders below them carry fixture keys and tokens.
-var packageRoots = []string{
-	"/site-packages/", "/dist-packages/", "/node_modules/", "/go/pkg/mod/", "/usr/local/go/src/",
-	"/gems/", "/vendor/", "/.cargo/registry/",
-}
+// packageRoots are folders holding installed or third-party software;
+// test folders below them carry fixture keys and tokens. /usr/lib and
+// friends must be a prefix; the others may appear anywhere in the path.
+var (
+	installRoots = []string{"/usr/lib/", "/usr/lib64/", "/usr/local/lib/", "/usr/share/", "/usr/libexec/"}
+	packageRoots = []string{
+		"/site-packages/", "/dist-packages/", "/node_modules/", "/go/pkg/mod/", "/usr/local/go/src/",
+		"/gems/", "/vendor/", "/vendored/", "/third_party/", "/.cargo/registry/",
+	}
+)
 
 var pythonStdlibTest = regexp.MustCompile(`^/usr/(?:local/)?lib/python[0-9.]+/(?:test|unittest/test|lib2to3/tests|idlelib/idle_test)/`)
 var goRootSrc = regexp.MustCompile(`^/usr/(?:local/go|lib/go(?:-[0-9.]+)?)/(?:src|test)/`)
 
-var testSegments = map[string]bool{"test": true, "tests": true, "testdata": true, "__tests__": true, "fixtures": true, "spec": true, "testing": true}
+var testSegments = map[string]bool{"test": true, "tests": true, "testdata": true, "test_data": true, "__tests__": true, "fixtures": true, "spec": true, "testing": true}
 
 // IsNoisePath reports paths whose secrets are documentation or fixtures of
 // installed software, not the image owner's credentials: package docs and
-// man pages, Python's and Go's own test suites, and test/fixture folders
-// inside language packages (site-packages, node_modules, Go module cache,
-// gems, vendor). An application's own test folder (e.g. /app/test) is NOT
-// noise: it ships in the image.
+// man pages, Python's and Go's own test suites, test/fixture folders below
+// /usr/lib, /usr/local/lib and /usr/share (distribution and vendor
+// packages), and test/fixture folders inside language packages anywhere
+// (site-packages, node_modules, Go module cache, gems, vendor,
+// third_party). An application's own test folder (e.g. /app/test) is NOT
+// noise: it ships in the image and is the owner's code.
 func IsNoisePath(p string) bool {
 	for _, pre := range noisePrefixes {
 		if strings.HasPrefix(p, pre) {
@@ -132,15 +138,32 @@ func IsNoisePath(p string) bool {
 	if pythonStdlibTest.MatchString(p) || goRootSrc.MatchString(p) {
 		return true
 	}
+	for _, root := range installRoots {
+		if strings.HasPrefix(p, root) && hasTestSegment(p[len(root):]) {
+			return true
+		}
+	}
 	for _, root := range packageRoots {
 		i := strings.Index(p, root)
-		if i < 0 {
-			continue
+		if i >= 0 && hasTestSegment(p[i+len(root):]) {
+			return true
 		}
-		for _, seg := range strings.Split(p[i+len(root):], "/") {
-			if testSegments[seg] {
-				return true
-			}
+	}
+	return false
+}
+
+var testFileName = regexp.MustCompile(`^(?:test_.+\.py|.+_test\.(?:py|go)|.+\.(?:test|spec)\.[jt]sx?)$`)
+
+// hasTestSegment reports whether a folder of rel is a test folder, or rel
+// names a test file (test_x.py, x_test.go, x.spec.js).
+func hasTestSegment(rel string) bool {
+	dirs := strings.Split(rel, "/")
+	if testFileName.MatchString(dirs[len(dirs)-1]) {
+		return true
+	}
+	for _, seg := range dirs[:len(dirs)-1] {
+		if testSegments[seg] {
+			return true
 		}
 	}
 	return false

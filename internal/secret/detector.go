@@ -2,6 +2,7 @@ package secret
 
 import (
 	"regexp"
+	"unicode/utf8"
 
 	"github.com/kensa-sec/kensa/internal/finding"
 )
@@ -26,8 +27,11 @@ type Detector struct {
 	// Validate, when set, must accept the secret (entropy, checksum,
 	// decoding).
 	Validate func(secret []byte) bool
-	// MultiLine detectors get Before/After bytes around the keyword
-	// instead of the surrounding printable line.
+	// Before and After bound the window around a keyword hit: at most
+	// Before bytes before the keyword (default 1, enough for a \b) and
+	// After bytes after it (default maxWindowSide). Single-line windows
+	// also stop at a newline or a non-printable byte; MultiLine windows do
+	// not.
 	MultiLine     bool
 	Before, After int
 	// NoAllowList skips the placeholder allow-list (for private keys,
@@ -40,26 +44,58 @@ func (d *Detector) ID() string { return "KS-SE-" + d.Type }
 
 // windowStart returns where the window for a keyword hit at ks begins.
 func (d *Detector) windowStart(b []byte, ks int) int {
-	if d.MultiLine {
-		return max(0, ks-d.Before)
+	before := d.Before
+	if before == 0 && !d.MultiLine {
+		before = 1
 	}
-	lim := max(0, ks-maxWindowSide)
+	lim := max(0, ks-before)
+	if d.MultiLine {
+		return lim
+	}
 	i := ks
-	for i > lim && b[i-1] != '\n' && printable(b[i-1]) {
-		i--
+	for i > lim {
+		c := b[i-1]
+		if c < utf8.RuneSelf {
+			if c == '\n' || !printable(c) {
+				break
+			}
+			i--
+			continue
+		}
+		r, size := utf8.DecodeLastRune(b[lim:i])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		i -= size
 	}
 	return i
 }
 
 // windowEnd returns where the window for a keyword hit ending at ke ends.
 func (d *Detector) windowEnd(b []byte, ke int) int {
-	if d.MultiLine {
-		return min(len(b), ke+d.After)
+	after := d.After
+	if after == 0 {
+		after = maxWindowSide
 	}
-	lim := min(len(b), ke+maxWindowSide)
+	lim := min(len(b), ke+after)
+	if d.MultiLine {
+		return lim
+	}
 	i := ke
-	for i < lim && b[i] != '\n' && printable(b[i]) {
-		i++
+	for i < lim {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c == '\n' || !printable(c) {
+				break
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:lim])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		i += size
 	}
 	return i
 }

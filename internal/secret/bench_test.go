@@ -1,0 +1,72 @@
+package secret
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// benchMix builds a realistic layer-like mix: text files (config, scripts,
+// source), binary-ish bytes with embedded strings, and a few secrets.
+func benchMix() []byte {
+	var b bytes.Buffer
+	text := []byte("server:\n  listen: 0.0.0.0:8080\n  tls: true\n  log_level: info\n# the session token is read from the environment\nfunc handler(w http.ResponseWriter, r *http.Request) { token := r.Header.Get(\"X-Token\"); if token == \"\" { return } }\nexport PATH=/usr/local/bin:$PATH\nfor f in *.conf; do echo \"$f\"; done\n")
+	bin := make([]byte, 4096)
+	for i := range bin {
+		bin[i] = byte(i*131 + i>>3)
+	}
+	for b.Len() < 8<<20 {
+		b.Write(text)
+		b.Write(bin)
+		b.WriteString("\x00libc.so.6\x00GLIBC_2.34\x00__cxa_finalize\x00password\x00")
+	}
+	b.WriteString("\nAWS_ACCESS_KEY_ID=AKIAQ2RZ7XKPLMNB4V6W\nGITHUB_TOKEN=ghp_R8tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM1q\n")
+	b.WriteString(pemBlock("RSA PRIVATE KEY"))
+	return b.Bytes()
+}
+
+func BenchmarkScanMix(b *testing.B) {
+	data := benchMix()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		if len(Scan(data)) < 3 {
+			b.Fatal("secrets not found")
+		}
+	}
+}
+
+// BenchmarkScanTree scans real files under KENSA_BENCH_TREE (e.g. an
+// unpacked root filesystem) the way the analyzer would; skipped when unset.
+func BenchmarkScanTree(b *testing.B) {
+	root := os.Getenv("KENSA_BENCH_TREE")
+	if root == "" {
+		b.Skip("set KENSA_BENCH_TREE to a folder to scan")
+	}
+	a := Analyzer(Options{}).(*analyzer)
+	var files [][]byte
+	var total int64
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || !a.Wants(p, info.Size(), info.Mode()) || total > 512<<20 {
+			return nil
+		}
+		c, err := os.ReadFile(p)
+		if err == nil {
+			files = append(files, c)
+			total += int64(len(c))
+		}
+		return nil
+	})
+	b.SetBytes(total)
+	b.ResetTimer()
+	for b.Loop() {
+		for _, f := range files {
+			Scan(f)
+		}
+	}
+}
