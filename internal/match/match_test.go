@@ -58,15 +58,6 @@ func matchT(t *testing.T, db Source, osInfo *inventory.OS, o Options, pkgs ...in
 // names returns every ID a finding carries (ID and aliases).
 func names(f finding.Finding) []string { return append([]string{f.ID}, f.Aliases...) }
 
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func TestGoXText(t *testing.T) {
 	db := buildDB(t, "../vulndb/testdata/osv/Go")
 	p := inventory.Package{Name: "golang.org/x/text", Version: "v0.3.0", Ecosystem: "Go", Type: "golang",
