@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // MaxFileSize is the largest Dockerfile ParseFile reads (a real one is a few KB).
@@ -175,6 +176,7 @@ type builder struct {
 	f          *File
 	global     map[string]string // global ARG defaults
 	shellPOSIX bool              // current stage's SHELL is sh-like
+	sh         *syntax.Parser    // reused shell parser
 }
 
 func (b *builder) add(n *parser.Node) error {

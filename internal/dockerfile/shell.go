@@ -19,6 +19,8 @@ type Script struct {
 	// Fallback is true when the shell parser rejected the text and the
 	// commands come from a plain split on && || ; and |.
 	Fallback bool
+
+	sh *syntax.Parser // reused while parsing
 }
 
 // Command is one simple command: its argv with quotes removed. Words that
@@ -158,14 +160,26 @@ func (b *builder) script(in *Instruction) *Script {
 			text = sb.String()
 		}
 	}
-	sc := &Script{Text: text}
+	sc := &Script{Text: text, sh: b.shellParser()}
 	sc.parse(text, -1, 0)
+	sc.sh = nil
 	return sc
+}
+
+// shellParser returns the builder's reusable shell parser.
+func (b *builder) shellParser() *syntax.Parser {
+	if b.sh == nil {
+		b.sh = syntax.NewParser(syntax.Variant(syntax.LangBash))
+	}
+	return b.sh
 }
 
 // parse adds the commands of text, nested under parent.
 func (sc *Script) parse(text string, parent, depth int) {
-	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
+	p := sc.sh
+	if p == nil {
+		p = syntax.NewParser(syntax.Variant(syntax.LangBash))
+	}
 	f, err := p.Parse(strings.NewReader(text), "")
 	if err != nil {
 		sc.Fallback = true

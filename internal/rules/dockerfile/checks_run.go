@@ -28,7 +28,7 @@ func checkNoInstallRecommends(c *Context) {
 			continue
 		}
 		runs([]*df.Stage{s}, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
-			for _, op := range pkgOps(sc) {
+			for _, op := range c.pkgOps(sc) {
 				if op.Mgr != "apt" || op.Sub != "install" || len(op.Pkgs) == 0 {
 					continue
 				}
@@ -74,7 +74,7 @@ func checkAptLists(c *Context) {
 	runs(finalChain(c.File), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
 		var inst *pkgOp
 		cleaned := false
-		for _, op := range pkgOps(sc) {
+		for _, op := range c.pkgOps(sc) {
 			if op.Mgr != "apt" {
 				continue
 			}
@@ -98,7 +98,7 @@ func checkApkNoCache(c *Context) {
 		if removesPath(sc, "/var/cache/apk") || hasCacheMount(in, "/var/cache/apk", "/etc/apk/cache") {
 			return
 		}
-		for _, op := range pkgOps(sc) {
+		for _, op := range c.pkgOps(sc) {
 			if op.Mgr == "apk" && op.Sub == "add" && !op.hasOpt("--no-cache", "--no-network") {
 				c.Report("KS-DF-008", in, fmt.Sprintf("`%s` keeps the apk index cache in /var/cache/apk", cmdText(op.Cmd)),
 					"Use `apk add --no-cache "+strings.Join(firstN(op.osPkgs(), 4), " ")+"`.")
@@ -129,7 +129,7 @@ func checkLangCache(c *Context) {
 		pipNoCache = true
 	}
 	runs(chain, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
-		ops := pkgOps(sc)
+		ops := c.pkgOps(sc)
 		for _, op := range ops {
 			if !op.isInstall() {
 				continue
@@ -273,7 +273,7 @@ func checkToolchain(c *Context) {
 	s := c.File.FinalStage()
 	env := stageEnv([]*df.Stage{s})
 	runs([]*df.Stage{s}, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
-		ops := pkgOps(sc)
+		ops := c.pkgOps(sc)
 		var left []string
 		var first *pkgOp
 		for k, op := range ops {
@@ -315,7 +315,7 @@ func checkToolchain(c *Context) {
 func checkAptUpdateAlone(c *Context) {
 	runs(c.File.Stages, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
 		var upd *pkgOp
-		for _, op := range pkgOps(sc) {
+		for _, op := range c.pkgOps(sc) {
 			if op.Mgr != "apt" {
 				continue
 			}
@@ -339,7 +339,7 @@ func checkPins(c *Context) {
 	runs(c.File.Stages, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
 		var unpinned []string
 		mgr := ""
-		for _, op := range pkgOps(sc) {
+		for _, op := range c.pkgOps(sc) {
 			if !op.isOSInstall() {
 				continue
 			}
@@ -385,7 +385,7 @@ func checkSSH(c *Context) {
 		}
 	}
 	runs(c.File.Stages, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
-		for _, op := range pkgOps(sc) {
+		for _, op := range c.pkgOps(sc) {
 			if !op.isOSInstall() {
 				continue
 			}
@@ -503,7 +503,7 @@ func isWindowsPath(p string) bool {
 
 func checkRPMCache(c *Context) {
 	runs(finalChain(c.File), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
-		ops := pkgOps(sc)
+		ops := c.pkgOps(sc)
 		for _, op := range ops {
 			if (op.Mgr != "yum" && op.Mgr != "zypper") || !op.isInstall() {
 				continue
@@ -527,7 +527,7 @@ func checkRPMCache(c *Context) {
 
 func checkUpgrade(c *Context) {
 	runs(c.File.Stages, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
-		for _, op := range pkgOps(sc) {
+		for _, op := range c.pkgOps(sc) {
 			up := false
 			switch op.Mgr {
 			case "apt":

@@ -85,6 +85,18 @@ var (
 	builtinValueRe = regexp.MustCompile(`AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20}|xox[abprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{36}|AIza[0-9A-Za-z_\-]{35}|-----BEGIN [A-Z ]*PRIVATE KEY-----|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@$]+:[^/\s@$]{3,}@`)
 )
 
+// tokenHints are literals one of which every builtinValueRe match contains.
+var tokenHints = []string{"AKIA", "gh", "github_pat_", "glpat-", "xox", "sk_live_", "npm_", "AIza", "-----BEGIN", "@"}
+
+func hasTokenPrefix(v string) bool {
+	for _, h := range tokenHints {
+		if strings.Contains(v, h) {
+			return true
+		}
+	}
+	return false
+}
+
 // credentialValue reports whether v is a real-looking value (not empty, a
 // reference, a path or a placeholder).
 func credentialValue(v string) bool {
@@ -117,6 +129,9 @@ func redact(v string) string {
 func (c *Context) scanValue(v string) (string, bool) {
 	if c.Opts.ScanValue != nil {
 		return c.Opts.ScanValue(v)
+	}
+	if !hasTokenPrefix(v) {
+		return "", false
 	}
 	if loc := builtinValueRe.FindStringIndex(v); loc != nil {
 		return "a token pattern " + redact(v[loc[0]:loc[1]]), true

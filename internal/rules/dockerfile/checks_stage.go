@@ -208,7 +208,7 @@ func checkMinimalBase(c *Context) {
 				if in.Script == nil {
 					continue
 				}
-				for _, op := range pkgOps(in.Script) {
+				for _, op := range c.pkgOps(in.Script) {
 					if op.isOSInstall() {
 						return // installs runtime packages: needs the OS
 					}

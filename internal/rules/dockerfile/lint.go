@@ -47,6 +47,20 @@ type Context struct {
 	File *df.File
 	Opts *Options
 	out  []finding.Finding
+	ops  map[*df.Script][]pkgOp // pkgOps cache: many checks read the same RUN
+}
+
+// pkgOps returns the package-manager invocations of sc (computed once).
+func (c *Context) pkgOps(sc *df.Script) []pkgOp {
+	if ops, ok := c.ops[sc]; ok {
+		return ops
+	}
+	if c.ops == nil {
+		c.ops = map[*df.Script][]pkgOp{}
+	}
+	ops := pkgOps(sc)
+	c.ops[sc] = ops
+	return ops
 }
 
 // Report adds a finding for rule id at instruction in (nil: line 1). An
@@ -150,6 +164,9 @@ func runs(stages []*df.Stage, fn func(s *df.Stage, in *df.Instruction, sc *df.Sc
 }
 
 func clip(s string, n int) string {
+	if len(s) > 4*n {
+		s = s[:4*n]
+	}
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
 		return s[:n] + "…"
