@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	bolt "go.etcd.io/bbolt"
 )
+
+// fillPercent is how full bbolt packs pages on sequential inserts.
+const fillPercent = 0.95
 
 // batchSize is how many advisories one write transaction holds.
 const batchSize = 5000
@@ -86,6 +90,9 @@ func (b *Builder) Add(a *Advisory) error {
 	if err != nil {
 		return err
 	}
+	// Archives list records in ID order, so most inserts append: pack
+	// pages fuller than bbolt's default split point.
+	ab.FillPercent = fillPercent
 	if err := ab.Put([]byte(a.ID), b.enc.EncodeAll(raw, nil)); err != nil {
 		return fmt.Errorf("store advisory %s: %w", a.ID, err)
 	}
@@ -180,8 +187,15 @@ func (b *Builder) Commit() (Meta, error) {
 			if err != nil {
 				return fmt.Errorf("ecosystem %q: %w", eco, err)
 			}
+			eb.FillPercent = fillPercent
 			distinct := map[string]struct{}{}
-			for name, ids := range names {
+			keys := make([]string, 0, len(names))
+			for name := range names {
+				keys = append(keys, name)
+			}
+			sort.Strings(keys) // sequential inserts fill pages
+			for _, name := range keys {
+				ids := names[name]
 				if err := eb.Put([]byte(name), []byte(strings.Join(ids, "\n"))); err != nil {
 					return fmt.Errorf("ecosystem %q package %q: %w", eco, name, err)
 				}
