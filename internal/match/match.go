@@ -117,9 +117,13 @@ func Match(db Source, osInfo *inventory.OS, pkgs []inventory.Package, o Options)
 			note(why)
 			continue
 		}
-		advs, err := db.Lookup(q.Ecosystem, q.Name)
-		if err != nil {
-			return nil, fmt.Errorf("look up %s %s: %w", q.Ecosystem, q.Name, err)
+		var advs []*vulndb.Advisory
+		for _, eco := range ecosystemVariants(q.Ecosystem) {
+			found, err := db.Lookup(eco, q.Name)
+			if err != nil {
+				return nil, fmt.Errorf("look up %s %s: %w", eco, q.Name, err)
+			}
+			advs = append(advs, found...)
 		}
 		if len(advs) == 0 {
 			continue
@@ -158,7 +162,7 @@ func evalAdvisory(a *vulndb.Advisory, q Query, installed semantic.Version) (hit,
 	key := vulndb.NormalizeName(q.Ecosystem, q.Name)
 	for i := range a.Affected {
 		af := &a.Affected[i]
-		if af.Package.Ecosystem != q.Ecosystem || vulndb.NormalizeName(af.Package.Ecosystem, af.Package.Name) != key {
+		if !sameEcosystem(af.Package.Ecosystem, q.Ecosystem) || vulndb.NormalizeName(af.Package.Ecosystem, af.Package.Name) != key {
 			continue
 		}
 		in, fix, err := evalAffected(q.Ecosystem, installed, af)
@@ -334,4 +338,24 @@ func evalRange(eco string, installed semantic.Version, events []vulndb.Event) (b
 		}
 	}
 	return true, fix, firstErr
+}
+
+// ecosystemVariants lists the database ecosystems a package ecosystem is
+// looked up under: OSV files Ubuntu LTS releases as "Ubuntu:22.04:LTS".
+func ecosystemVariants(eco string) []string {
+	if strings.HasPrefix(eco, "Ubuntu:") && strings.Count(eco, ":") == 1 {
+		return []string{eco, eco + ":LTS"}
+	}
+	return []string{eco}
+}
+
+// sameEcosystem reports whether an advisory's ecosystem is (a variant of)
+// the package's.
+func sameEcosystem(advEco, pkgEco string) bool {
+	for _, v := range ecosystemVariants(pkgEco) {
+		if advEco == v {
+			return true
+		}
+	}
+	return false
 }

@@ -334,3 +334,16 @@ func TestQueryNotes(t *testing.T) {
 		t.Errorf("notes = %q", res.Notes)
 	}
 }
+
+func TestUbuntuLTSVariant(t *testing.T) {
+	dir := recordsDir(t, map[string]any{"id": "UBUNTU-CVE-2026-1", "upstream": []string{"CVE-2026-1"},
+		"severity": []any{map[string]any{"type": "Ubuntu", "score": "high"}},
+		"affected": []any{map[string]any{"package": map[string]any{"ecosystem": "Ubuntu:22.04:LTS", "name": "openssl"},
+			"ranges": []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "3.0.2-0ubuntu1.15"}}}}}}})
+	db := buildDB(t, dir)
+	p := inventory.Package{Name: "libssl3", Version: "3.0.2-0ubuntu1.14", SourceName: "openssl", Ecosystem: "Ubuntu", Type: "deb", Layer: -1}
+	fs := matchT(t, db, &inventory.OS{ID: "ubuntu", VersionID: "22.04"}, Options{}, p)
+	if len(fs) != 1 || fs[0].ID != "CVE-2026-1" || fs[0].Severity != finding.SeverityHigh {
+		t.Fatalf("findings = %+v, want CVE-2026-1 HIGH (from the Ubuntu priority)", fs)
+	}
+}
