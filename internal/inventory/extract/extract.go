@@ -17,9 +17,11 @@ import (
 	"github.com/kensa-sec/kensa/internal/inventory/dpkg"
 	"github.com/kensa-sec/kensa/internal/inventory/gobin"
 	"github.com/kensa-sec/kensa/internal/inventory/golang"
+	"github.com/kensa-sec/kensa/internal/inventory/java"
 	"github.com/kensa-sec/kensa/internal/inventory/npm"
 	"github.com/kensa-sec/kensa/internal/inventory/osrelease"
 	"github.com/kensa-sec/kensa/internal/inventory/python"
+	"github.com/kensa-sec/kensa/internal/inventory/rpm"
 	"github.com/kensa-sec/kensa/internal/layerfs"
 )
 
@@ -38,18 +40,24 @@ const DefaultMaxFileSize = 256 << 20
 
 // Options configure the analyzer.
 type Options struct {
-	// Extractors to run; nil means All().
+	// Extractors to run; nil means All(TempDir).
 	Extractors []Extractor
 	// MaxFileSize is the largest file offered to any extractor; 0 means
 	// DefaultMaxFileSize.
 	MaxFileSize int64
+	// TempDir is where the rpm extractor copies a database for its reader
+	// (removed right after); "" means os.TempDir().
+	TempDir string
 }
 
-// All returns every extractor, in a fixed order.
-func All() []Extractor {
+// All returns every extractor, in a fixed order; tempDir is passed to the
+// rpm extractor.
+func All(tempDir string) []Extractor {
 	return []Extractor{
 		dpkg.Extractor{},
 		apk.Extractor{},
+		rpm.Extractor{TempDir: tempDir},
+		java.Extractor{},
 		npm.Extractor{},
 		python.Extractor{},
 		golang.Extractor{},
@@ -73,7 +81,7 @@ type analyzer struct {
 func Analyzer(opts Options) layerfs.Analyzer {
 	a := &analyzer{extractors: opts.Extractors, maxSize: opts.MaxFileSize}
 	if a.extractors == nil {
-		a.extractors = All()
+		a.extractors = All(opts.TempDir)
 	}
 	if a.maxSize <= 0 {
 		a.maxSize = DefaultMaxFileSize

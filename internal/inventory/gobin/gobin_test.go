@@ -25,7 +25,11 @@ func buildXText(t *testing.T) []byte {
 		}
 	}
 	bin := filepath.Join(dir, "xtext")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildvcs=false", "-trimpath", "-o", bin, ".")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool is needed to build the test binary: %v", err)
+	}
+	cmd := exec.Command(goTool, "build", "-buildvcs=false", "-trimpath", "-o", bin, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

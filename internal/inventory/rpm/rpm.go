@@ -1,0 +1,162 @@
+// Package rpm reads the installed-package database of RPM-based images in
+// its three formats: SQLite (rpmdb.sqlite), NDB (Packages.db) and Berkeley
+// DB (Packages).
+//
+// The reader library needs a file path, so Extract writes the bytes to a
+// private temporary directory (Extractor.TempDir, or os.TempDir()) and
+// removes it before returning: the one place where the inventory touches
+// the disk.
+package rpm
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver rpmdb uses
+
+	"github.com/kensa-sec/kensa/internal/inventory"
+)
+
+// MaxSize is the largest database Extract accepts.
+const MaxSize = 512 << 20
+
+// Extractor reads rpm databases.
+type Extractor struct {
+	// TempDir is where the database is copied for the reader; "" means
+	// os.TempDir().
+	TempDir string
+}
+
+// Name identifies the extractor.
+func (Extractor) Name() string { return "rpm" }
+
+// Wants reports whether p is an rpm database.
+func (Extractor) Wants(p string, _ fs.FileMode) bool {
+	switch path.Dir(p) {
+	case "/var/lib/rpm", "/usr/lib/sysimage/rpm", "/usr/share/rpm":
+	default:
+		return false
+	}
+	switch path.Base(p) {
+	case "rpmdb.sqlite", "Packages.db", "Packages":
+		return true
+	}
+	return false
+}
+
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// Extract lists the installed packages. gpg-pubkey entries (imported
+// signing keys, not software) are skipped.
+func (e Extractor) Extract(p string, content []byte) ([]inventory.Package, error) {
+	if len(content) > MaxSize {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for an rpm database", p, len(content), MaxSize)
+	}
+	dir, err := os.MkdirTemp(e.TempDir, "kensa-rpmdb-")
+	if err != nil {
+		return nil, fmt.Errorf("%s: temporary copy: %w", p, err)
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, path.Base(p))
+	if err := os.WriteFile(file, content, 0o600); err != nil {
+		return nil, fmt.Errorf("%s: temporary copy: %w", p, err)
+	}
+	if bytes.HasPrefix(content, sqliteMagic) {
+		// The reader does not stop on a failed query; check first.
+		if err := checkSQLite(file); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	db, err := rpmdb.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open rpm database: %w", p, err)
+	}
+	defer db.Close()
+	list, err := db.ListPackages()
+	if err != nil {
+		return nil, fmt.Errorf("%s: read rpm database: %w", p, err)
+	}
+	var out []inventory.Package
+	for _, r := range list {
+		if r.Name == "" || r.Version == "" || r.Name == "gpg-pubkey" {
+			continue
+		}
+		out = append(out, newPackage(r, p))
+	}
+	return out, nil
+}
+
+func checkSQLite(file string) error {
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT blob FROM Packages LIMIT 1")
+	if err != nil {
+		return fmt.Errorf("not an rpm sqlite database: %w", err)
+	}
+	return rows.Close()
+}
+
+func newPackage(r *rpmdb.PackageInfo, p string) inventory.Package {
+	evr := r.Version
+	if r.Release != "" {
+		evr += "-" + r.Release
+	}
+	epoch := 0
+	if r.Epoch != nil {
+		epoch = *r.Epoch
+	}
+	version := evr
+	q := map[string]string{"arch": r.Arch}
+	if epoch > 0 {
+		version = strconv.Itoa(epoch) + ":" + evr
+		q["epoch"] = strconv.Itoa(epoch)
+	}
+	srcName, srcVersion := SplitSourceRPM(r.SourceRpm)
+	if srcName == "" {
+		srcName, srcVersion = r.Name, evr
+	}
+	if epoch > 0 {
+		srcVersion = strconv.Itoa(epoch) + ":" + srcVersion
+	}
+	if srcName != r.Name {
+		q["upstream"] = r.SourceRpm
+	}
+	pkg := inventory.NewPackage("rpm", "Red Hat", "", r.Name, evr, p, q)
+	pkg.Version = version
+	pkg.SourceName = srcName
+	pkg.SourceVersion = srcVersion
+	pkg.Arch = r.Arch
+	if r.License != "" {
+		pkg.Licenses = []string{r.License}
+	}
+	return pkg
+}
+
+// SplitSourceRPM splits "bash-4.2.46-34.el7.src.rpm" into "bash" and
+// "4.2.46-34.el7"; "" when the name is not of that form.
+func SplitSourceRPM(s string) (name, versionRelease string) {
+	s = strings.TrimSuffix(s, ".rpm")
+	if i := strings.LastIndexByte(s, '.'); i >= 0 {
+		s = s[:i] // architecture: src, nosrc
+	}
+	rel := strings.LastIndexByte(s, '-')
+	if rel <= 0 {
+		return "", ""
+	}
+	ver := strings.LastIndexByte(s[:rel], '-')
+	if ver <= 0 {
+		return "", ""
+	}
+	return s[:ver], s[ver+1:]
+}
