@@ -182,12 +182,16 @@ func npmVersion(v string) string {
 	return v
 }
 
-// dedupe drops repeated name@version entries (a package nested at several
+// dedupe drops entries without name or version and repeated
+// name@version entries (a package nested at several
 // places of a tree) and sorts the result.
 func dedupe(in []inventory.Package) []inventory.Package {
 	seen := map[string]int{}
 	var out []inventory.Package
 	for _, p := range in {
+		if p.Name == "" || p.Version == "" {
+			continue
+		}
 		k := p.Name + "@" + p.Version
 		if i, ok := seen[k]; ok {
 			// Needed at runtime anywhere means not dev-only.
