@@ -72,7 +72,12 @@ func (d *Detector) windowStart(b []byte, ks int) int {
 }
 
 // windowEnd returns where the window for a keyword hit ending at ke ends.
-func (d *Detector) windowEnd(b []byte, ke int) int {
+func (d *Detector) windowEnd(b []byte, ke int) int { return d.windowEndFrom(b, ke, ke) }
+
+// windowEndFrom is windowEnd when the bytes between ke and from are already
+// known to be inside the window: the walk resumes at from, so overlapping
+// keyword hits on one long line cost linear time.
+func (d *Detector) windowEndFrom(b []byte, ke, from int) int {
 	after := d.After
 	if after == 0 {
 		after = maxWindowSide
@@ -81,7 +86,7 @@ func (d *Detector) windowEnd(b []byte, ke int) int {
 	if d.MultiLine {
 		return lim
 	}
-	i := ke
+	i := max(ke, from)
 	for i < lim {
 		c := b[i]
 		if c < utf8.RuneSelf {

@@ -198,6 +198,11 @@ func Detectors() []*Detector {
 // END line. Public keys and certificates never match.
 func findPrivateKey(w []byte) [][2]int {
 	var out [][2]int
+	// nextEnd caches, per label, where its END marker was found (or -1
+	// when there is none after the cached search position), so many BEGIN
+	// lines without an END cost linear, not quadratic, time.
+	type endPos struct{ from, at int }
+	nextEnd := map[string]endPos{}
 	off := 0
 	for {
 		i := bytes.Index(w[off:], []byte("-----BEGIN "))
@@ -205,9 +210,10 @@ func findPrivateKey(w []byte) [][2]int {
 			return out
 		}
 		s := off + i
-		hdrEnd := bytes.Index(w[s+11:], []byte("-----"))
-		if hdrEnd < 0 || hdrEnd > 40 {
-			return out
+		hdrEnd := bytes.Index(w[s+11:min(len(w), s+11+45)], []byte("-----"))
+		off = s + 11
+		if hdrEnd < 0 {
+			continue
 		}
 		label := w[s+11 : s+11+hdrEnd]
 		off = s + 11 + hdrEnd + 5
@@ -215,15 +221,23 @@ func findPrivateKey(w []byte) [][2]int {
 			continue
 		}
 		endMarker := append(append([]byte("-----END "), label...), "-----"...)
-		j := bytes.Index(w[off:], endMarker)
-		if j < 0 {
+		c, ok := nextEnd[string(label)]
+		if !ok || c.at >= 0 && c.at < off {
+			j := bytes.Index(w[off:], endMarker)
+			c = endPos{from: off, at: -1}
+			if j >= 0 {
+				c.at = off + j
+			}
+			nextEnd[string(label)] = c
+		}
+		if c.at < 0 {
 			continue
 		}
-		body := w[off : off+j]
+		body := w[off:c.at]
 		if base64Chars(body) < 64 {
 			continue
 		}
-		e := off + j + len(endMarker)
+		e := c.at + len(endMarker)
 		out = append(out, [2]int{s, e})
 		off = e
 	}

@@ -141,7 +141,7 @@ func (s *scanner) scan(b []byte) []Match {
 				// Hits come in increasing order: extend the last window
 				// when this hit falls inside it.
 				if l := len(ws); l > 0 && i < ws[l-1].end {
-					if e := d.windowEnd(b, ke); e > ws[l-1].end {
+					if e := d.windowEndFrom(b, ke, ws[l-1].end); e > ws[l-1].end {
 						ws[l-1].end = e
 					}
 					continue

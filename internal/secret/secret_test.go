@@ -105,3 +105,34 @@ func TestPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileInputs feeds keyword storms that would make a naive scanner
+// quadratic (many BEGIN lines without END, one huge line of keywords); the
+// test only asserts correct results, a quadratic scanner times out.
+func TestHostileInputs(t *testing.T) {
+	key := pemBlock("RSA PRIVATE KEY")
+	for name, data := range map[string][]byte{
+		"begin-storm":   append(bytes.Repeat([]byte("-----BEGIN RSA PRIVATE KEY-----\n"), 1<<15), key...),
+		"token-line":    append(bytes.Repeat([]byte("token="), 1<<18), []byte("\npassword = \"q8Zr!v2LmX9p\"\n")...),
+		"url-line":      bytes.Repeat([]byte("https://a:"), 1<<17),
+		"jwt-prefixes":  bytes.Repeat([]byte("eyJeyJ."), 1<<17),
+		"service-accts": bytes.Repeat([]byte(`"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----`), 1<<13),
+	} {
+		ms := Scan(data)
+		checkMatches(t, data, ms)
+		switch name {
+		case "begin-storm":
+			if len(ms) != 1 || ms[0].RuleID != "KS-SE-private-key" {
+				t.Errorf("%s: want the one real key, got %v", name, ruleIDs(ms))
+			}
+		case "token-line":
+			if !hasRule(ms, genericID) {
+				t.Errorf("%s: password after the storm not found", name)
+			}
+		default:
+			if len(ms) != 0 {
+				t.Errorf("%s: unexpected %v", name, ruleIDs(ms))
+			}
+		}
+	}
+}
