@@ -374,3 +374,14 @@ func TestScanValueHook(t *testing.T) {
 		t.Fatalf("ScanValue hook not used: called=%d findings=%v", called, fs)
 	}
 }
+
+// TestGoodDockerfile: a Dockerfile that follows every practice yields no findings.
+func TestGoodDockerfile(t *testing.T) {
+	f, err := df.ParseFile("testdata/good.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range Lint(f, Options{TrustedRegistries: []string{"docker.io/library"}}) {
+		t.Errorf("unexpected %s at line %d: %s", fd.ID, fd.Location.Line, fd.Message)
+	}
+}
