@@ -219,8 +219,11 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 	}
 	diffH := sha256.New()
 	lr := &limitedReader{r: io.TeeReader(un, diffH), max: o.MaxLayerBytes, image: imageBytes, imageMax: o.MaxImageBytes}
-	f, err := walkTar(ctx, lr, b.Index, b.Digest, o)
+	ra := newReadahead(lr)
+	defer ra.Close()
+	f, err := walkTar(ctx, ra, b.Index, b.Digest, o)
 	if err != nil {
+		ra.Close() // the producer must stop reading br before we do
 		// A blob that does not match its digest explains a broken tar
 		// better than the tar error does.
 		if digestH != nil && !errors.Is(err, ErrLimit) && ctx.Err() == nil {
@@ -234,9 +237,10 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 	}
 	// Drain the tar padding and any trailing bytes so both digests cover
 	// the whole stream.
-	if _, err := io.Copy(io.Discard, lr); err != nil {
+	if _, err := io.Copy(io.Discard, ra); err != nil {
 		return nil, fmt.Errorf("read layer: %w", err)
 	}
+	ra.Close()
 	if digestH != nil {
 		if _, err := io.Copy(io.Discard, br); err != nil {
 			return nil, fmt.Errorf("read layer: %w", err)
@@ -365,7 +369,7 @@ func entryFor(hdr *tar.Header) (Entry, bool) {
 		e.Mode |= fs.ModeSticky
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse, 0 /* pre-POSIX regular file */ :
 		e.Type, e.Size = TypeFile, max(hdr.Size, 0)
 	case tar.TypeDir:
 		e.Type = TypeDir
