@@ -40,6 +40,14 @@ var ErrNotDockerfile = errors.New("not a Dockerfile")
 
 // ParseFile reads and parses the Dockerfile at path.
 func ParseFile(path string) (*File, error) {
+	// Stat first: opening a FIFO or device would block or never end.
+	if st, err := os.Stat(path); err != nil {
+		return nil, &Error{Path: path, Err: err}
+	} else if st.IsDir() {
+		return nil, &Error{Path: path, Err: errors.New("is a folder, not a Dockerfile")}
+	} else if !st.Mode().IsRegular() {
+		return nil, &Error{Path: path, Err: fmt.Errorf("%w: not a regular file (%s)", ErrNotDockerfile, st.Mode().Type())}
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{Path: path, Err: err}

@@ -216,6 +216,7 @@ func TestBadInput(t *testing.T) {
 		{"missing", filepath.Join(dir, "does-not-exist"), "no such file", false},
 		{"folder", dir, "is a folder", false},
 		{"empty", write("empty", nil), "no instructions", true},
+		{"device", "/dev/zero", "not a regular file", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := ParseFile(tc.path)
