@@ -217,7 +217,7 @@ func (c *checker) historySecrets() []finding.Finding {
 			}
 			l := c.loc(h.layer, "")
 			l.Step = h.redacted
-			f := r.NewFinding(fmt.Sprintf("history step %d: %s holds a %s %s", idx, s.what, s.m.Title, s.m.Redacted), l)
+			f := r.NewFinding(fmt.Sprintf("history step %d: %s holds a credential (%s %s)", idx, s.what, s.m.Title, s.m.Redacted), l)
 			if strings.HasPrefix(s.what, "build argument") || strings.HasPrefix(s.what, "ARG") {
 				f.Fix = fmt.Sprintf("Do not pass %s as a build argument: use `RUN --mount=type=secret,id=%s` and read /run/secrets/%s; rotate the leaked value and rebuild.", s.key, strings.ToLower(s.key), strings.ToLower(s.key))
 			}
@@ -278,7 +278,7 @@ func (c *checker) envSecrets() []finding.Finding {
 			}
 		}
 		l := c.histLoc(map[string]string{"Env": "ENV", "Label": "LABEL"}[kind], k)
-		f := r.NewFinding(fmt.Sprintf("config %s %s holds a %s %s", kind, k, best.Title, best.Redacted), l)
+		f := r.NewFinding(fmt.Sprintf("config %s %s holds a credential (%s %s)", kind, k, best.Title, best.Redacted), l)
 		f.Fix = fmt.Sprintf("Remove %s from the Dockerfile's %s and inject it at runtime (orchestrator secret, `docker run -e %s` from a secret store); rotate the leaked value.", k, strings.ToUpper(kind), k)
 		out = append(out, f)
 	}

@@ -221,7 +221,7 @@ func (c *checker) worldWritable() []finding.Finding {
 		if st.Type == layerfs.TypeDir {
 			kind = "folder"
 		}
-		f := r.NewFinding(fmt.Sprintf("%s %s is world-writable (%s)", kind, p, st.Mode.Perm()), c.loc(st.Layer, p))
+		f := r.NewFinding(fmt.Sprintf("%s %s is world-writable (mode %04o)", kind, p, st.Mode.Perm()), c.loc(st.Layer, p))
 		f.Fix = fmt.Sprintf("In the Dockerfile, `RUN chmod o-w %s` (or `chmod +t` for a shared folder), or `COPY --chown=<user>` so only the app user can write it.", p)
 		out = append(out, f)
 	}

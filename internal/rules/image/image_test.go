@@ -148,7 +148,7 @@ func TestEnvSecrets(t *testing.T) {
 		}
 	}
 	run(t, "KS-IM-002", []ruleCase{
-		{"aws", withEnv([]string{"PATH=/usr/bin", "AWS_ACCESS_KEY_ID=" + fakeAWSKey}, nil), 1, "AWS access key ID AKIA"},
+		{"aws", withEnv([]string{"PATH=/usr/bin", "AWS_ACCESS_KEY_ID=" + fakeAWSKey}, nil), 1, "holds a credential (AWS access key ID AKIA"},
 		{"password", withEnv([]string{"DB_PASSWORD=" + fakePass}, nil), 1, "DB_PASSWORD"},
 		{"label", withEnv(nil, map[string]string{"deploy.token": fakeGHToken}), 1, "GitHub token"},
 		{"path", withEnv([]string{"PATH=/usr/local/bin:/usr/bin"}, nil), 0, ""},
@@ -174,7 +174,7 @@ func TestHistorySecrets(t *testing.T) {
 		}
 	}
 	run(t, "KS-IM-003", []ruleCase{
-		{"classic-arg", withHist(nil, "/bin/sh -c #(nop) ADD file:abc in /", "|1 NPM_TOKEN="+fakeNPM+" /bin/sh -c npm ci"), 1, "build argument NPM_TOKEN holds a npm access token"},
+		{"classic-arg", withHist(nil, "/bin/sh -c #(nop) ADD file:abc in /", "|1 NPM_TOKEN="+fakeNPM+" /bin/sh -c npm ci"), 1, "build argument NPM_TOKEN holds a credential (npm access token npm_"},
 		{"buildkit-arg-repeated", withHist(nil, "RUN |1 GITHUB_TOKEN="+fakeGHToken+" /bin/sh -c git clone x # buildkit", "RUN |1 GITHUB_TOKEN="+fakeGHToken+" /bin/sh -c make # buildkit"), 1, "also recorded in 1 later steps"},
 		{"arg-default", withHist(nil, "ADD rootfs /", "ARG API_PASSWORD="+fakePass), 1, "ARG API_PASSWORD"},
 		{"url-in-run", withHist(nil, "/bin/sh -c git clone https://bot:"+fakePass+"@git.corp.io/app.git"), 1, "Password in a URL"},
@@ -353,7 +353,7 @@ func TestWorldWritable(t *testing.T) {
 		return func(t *testing.T) Input { return Input{Image: img(t, layerSpec{entries: es})} }
 	}
 	run(t, "KS-IM-007", []ruleCase{
-		{"dir", with(dirE("/app", 0o777)), 1, "folder /app is world-writable"},
+		{"dir", with(dirE("/app", 0o777)), 1, "folder /app is world-writable (mode 0777)"},
 		{"file", with(fileE("/etc/app.conf", 10, 0o666)), 1, "file /etc/app.conf"},
 		{"nested-grouped", with(dirE("/app", 0o777), dirE("/app/data", 0o777), fileE("/app/data/x", 1, 0o666)), 1, "and 2 world-writable paths below it"},
 		{"tmp-sticky", with(layerfs.Entry{Path: "/tmp", Type: layerfs.TypeDir, Mode: fs.ModeDir | fs.ModeSticky | 0o777}), 0, ""},
