@@ -14,14 +14,18 @@ import (
 
 	"github.com/kensa-sec/kensa/internal/inventory"
 	"github.com/kensa-sec/kensa/internal/inventory/apk"
+	"github.com/kensa-sec/kensa/internal/inventory/dotnet"
 	"github.com/kensa-sec/kensa/internal/inventory/dpkg"
 	"github.com/kensa-sec/kensa/internal/inventory/gobin"
 	"github.com/kensa-sec/kensa/internal/inventory/golang"
 	"github.com/kensa-sec/kensa/internal/inventory/java"
 	"github.com/kensa-sec/kensa/internal/inventory/npm"
 	"github.com/kensa-sec/kensa/internal/inventory/osrelease"
+	"github.com/kensa-sec/kensa/internal/inventory/php"
 	"github.com/kensa-sec/kensa/internal/inventory/python"
 	"github.com/kensa-sec/kensa/internal/inventory/rpm"
+	"github.com/kensa-sec/kensa/internal/inventory/ruby"
+	"github.com/kensa-sec/kensa/internal/inventory/rust"
 	"github.com/kensa-sec/kensa/internal/layerfs"
 )
 
@@ -62,6 +66,10 @@ func All(tempDir string) []Extractor {
 		python.Extractor{},
 		golang.Extractor{},
 		gobin.Extractor{},
+		rust.Extractor{},
+		ruby.Extractor{},
+		php.Extractor{},
+		dotnet.Extractor{},
 	}
 }
 
@@ -120,7 +128,7 @@ func (a *analyzer) Analyze(ctx context.Context, f *layerfs.File, out *layerfs.La
 		if !e.Wants(f.Path, f.Mode) {
 			continue
 		}
-		pkgs, err := e.Extract(f.Path, f.Content)
+		pkgs, err := safeExtract(e, f.Path, f.Content)
 		if err != nil {
 			out.Skipped = append(out.Skipped, layerfs.Skip{Path: f.Path, Reason: fmt.Sprintf("%s extractor: %v", e.Name(), err)})
 			continue
@@ -275,4 +283,15 @@ func withDistro(p *inventory.Package, o *inventory.OS) {
 	}
 	u.Qualifiers = packageurl.QualifiersFromMap(q)
 	p.PURL = u.ToString()
+}
+
+// safeExtract runs one extractor, turning a panic (a bug, or a third-party
+// reader choking on hostile bytes) into an error naming the file.
+func safeExtract(e Extractor, path string, content []byte) (pkgs []inventory.Package, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pkgs, err = nil, fmt.Errorf("%s: extractor crashed: %v", path, r)
+		}
+	}()
+	return e.Extract(path, content)
 }
