@@ -16,6 +16,17 @@
 // so a token embedded in a binary is found without matching across binary
 // noise.
 //
+// Validation: detectors gate on Shannon entropy, character classes and
+// structure (PEM END line and body, JWT header decoding to JSON with "alg",
+// Docker auth decoding to user:password). GitHub's and npm's token
+// checksums are not verified: their exact algorithm is not officially
+// documented, and a wrong guess would silently drop real tokens.
+//
+// Known test values (AWS's documented example keys) and placeholders
+// (example, dummy, changeme, xxxx, ${VAR}, <...>) are never reported; see
+// IsPlaceholder. Documentation and the test fixtures of installed
+// packages are not scanned by the layer analyzer; see IsNoisePath.
+//
 // Matched text never leaves this package unredacted: Match carries the
 // redacted form (Redact) and byte offsets only.
 package secret
