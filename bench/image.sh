@@ -63,7 +63,7 @@ measure() {
   for _ in $(seq "$runs"); do
     [ -n "${PRE:-}" ] && eval "$PRE"
     /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || true
-    read -r w u s m <"$work/time" || true
+    read -r w u s m < <(tail -1 "$work/time") || true
     c=$(awk "BEGIN{print $u+$s}")
     if [ -z "$bw" ] || awk "BEGIN{exit !($w < $bw)}"; then bw="$w"; fi
     if [ -z "$bc" ] || awk "BEGIN{exit !($c < $bc)}"; then bc="$c"; fi
@@ -74,7 +74,7 @@ measure() {
 
 # floor.sh ARCHIVE: read each layer member once; gunzip the gzip ones.
 cat >"$work/floor.sh" <<'FLOOR'
-set -euo pipefail
+set -eu
 a="$1"
 for m in $(tar -tf "$a" | grep -E '^(blobs/sha256/[0-9a-f]{64}|[0-9a-f]{64}(\.tar)?|[0-9a-f]{64}/layer\.tar)$'); do
   if tar -xOf "$a" "$m" | head -c 2 | od -An -tx1 | grep -q '1f 8b'; then
