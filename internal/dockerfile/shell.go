@@ -354,7 +354,7 @@ func (w *walker) stmts(sts []*syntax.Stmt, parent int, subst bool) {
 
 // substs walks command and process substitutions inside a word.
 func (w *walker) substs(word *syntax.Word, parent int) {
-	if word == nil {
+	if word == nil || !hasSubst(word.Parts) {
 		return
 	}
 	syntax.Walk(word, func(n syntax.Node) bool {
@@ -368,6 +368,27 @@ func (w *walker) substs(word *syntax.Word, parent int) {
 		}
 		return true
 	})
+}
+
+// hasSubst reports whether word parts may hold a command or process
+// substitution (a cheap check before walking the word).
+func hasSubst(ps []syntax.WordPart) bool {
+	for _, p := range ps {
+		switch x := p.(type) {
+		case *syntax.Lit, *syntax.SglQuoted:
+		case *syntax.DblQuoted:
+			if hasSubst(x.Parts) {
+				return true
+			}
+		case *syntax.ParamExp:
+			if x.Exp != nil || x.Repl != nil || x.Slice != nil || x.Index != nil {
+				return true // may nest a $(...) in its word
+			}
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // wordString renders a word with quotes removed; expansions keep their
