@@ -132,7 +132,7 @@ func splitPairs(s string) []pair {
 			val = s[j : j+end]
 			j += end
 		}
-		out = append(out, pair{key: key, val: val, valStart: start})
+		out = append(out, pair{key: strings.Trim(key, `"'`), val: val, valStart: start})
 		i = j
 	}
 	return out
@@ -189,10 +189,15 @@ func RedactStep(s string) string {
 // leak repeated in later steps (a build argument is recorded in every RUN
 // after its ARG) is one finding naming the first step and the count.
 func (c *checker) historySecrets() []finding.Finding {
-	env := map[string]bool{}
+	// Values still in the config are reported by envSecrets (KS-IM-002).
+	inConfig := map[string]string{}
 	if c.in.Config != nil {
 		for _, e := range c.in.Config.Config.Env {
-			env[e] = true
+			k, v, _ := strings.Cut(e, "=")
+			inConfig["ENV "+k] = v
+		}
+		for k, v := range c.in.Config.Config.Labels {
+			inConfig["LABEL "+k] = v
 		}
 	}
 	type group struct {
@@ -204,8 +209,8 @@ func (c *checker) historySecrets() []finding.Finding {
 	r := rules.MustLookup("KS-IM-003")
 	for idx, h := range c.hist {
 		for _, s := range stepSecrets(h.createdBy) {
-			if strings.HasPrefix(s.what, "ENV ") && env[s.key+"="+h.createdBy[s.start:s.end]] {
-				continue // the config Env finding (KS-IM-002) covers it
+			if v, ok := inConfig[s.what]; ok && strings.Contains(v, h.createdBy[s.start:s.end]) {
+				continue // the config Env/Label finding (KS-IM-002) covers it
 			}
 			key := s.what + "\x00" + s.m.Redacted
 			if g, ok := groups[key]; ok {

@@ -182,6 +182,11 @@ func TestHistorySecrets(t *testing.T) {
 		{"harmless-arg", withHist(nil, "|1 VERSION=1.2.3 /bin/sh -c make"), 0, ""},
 		{"env-path", withHist([]string{"PATH=/usr/local/bin"}, "/bin/sh -c #(nop)  ENV PATH=/usr/local/bin"), 0, ""},
 		{"env-in-config", withHist([]string{"AWS_ACCESS_KEY_ID=" + fakeAWSKey}, "ADD x /", "ENV AWS_ACCESS_KEY_ID="+fakeAWSKey), 0, ""},
+		{"label-in-config", func(t *testing.T) Input {
+			in := withHist(nil, "ADD x /", `LABEL "deploy.token"="`+fakeGHToken+`"`)(t)
+			in.Config.Config.Labels = map[string]string{"deploy.token": fakeGHToken}
+			return in
+		}, 0, ""},
 		{"reference", withHist(nil, "/bin/sh -c curl -H \"Authorization: token $TOKEN\" https://api"), 0, ""},
 	})
 }
