@@ -300,7 +300,7 @@ func (ch *checker) copy(cp CopySource) {
 		instr = "COPY"
 	}
 	loc := finding.Location{Path: ch.opts.DockerfilePath, Line: cp.Line, EndLine: cp.EndLine}
-	where := fmt.Sprintf("%s at line %d", instr, cp.Line)
+	where := fmt.Sprintf("%s %s at line %d", instr, strings.Join(cp.Sources, " "), cp.Line)
 	if cp.Stage != "" {
 		where += fmt.Sprintf(" (stage %s)", cp.Stage)
 	}

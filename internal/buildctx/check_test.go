@@ -112,7 +112,7 @@ func TestCX002SensitiveFileSent(t *testing.T) {
 	}
 	runRuleCases(t, "KS-CX-002", []checkCase{
 		{name: "env file by COPY dot", tree: map[string]string{"Dockerfile": "", ".dockerignore": ".git", ".env": "A=1", "app.py": ""},
-			opts: Options{Copies: []CopySource{copyAll(4)}}, fires: true, line: 4, substr: []string{".env", "environment file", "COPY at line 4"}},
+			opts: Options{Copies: []CopySource{copyAll(4)}}, fires: true, line: 4, substr: []string{".env", "environment file", "COPY . at line 4"}},
 		{name: "ssh key in copied folder", tree: map[string]string{"Dockerfile": "", ".dockerignore": "", "deploy/id_rsa": "k", "deploy/run.sh": ""},
 			opts: Options{Copies: []CopySource{copyOf(7, "deploy/")}}, fires: true, line: 7, substr: []string{"deploy/id_rsa", "SSH private key"}},
 		{name: "npmrc with token", tree: map[string]string{"Dockerfile": "", ".dockerignore": "", ".npmrc": "//registry.npmjs.org/:_authToken=abc"},
