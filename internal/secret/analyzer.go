@@ -152,12 +152,18 @@ func IsNoisePath(p string) bool {
 	return false
 }
 
-var testFileName = regexp.MustCompile(`^(?:test_.+\.py|.+_test\.(?:py|go)|.+\.(?:test|spec)\.[jt]sx?)$`)
+var testFileName = regexp.MustCompile(`^(?:test_.+\.py|.+_test\.(?:py|go)|.+\.(?:test|spec)\.[jt]sx?|(?i:readme|changelog|changes|history)(?:\.(?:md|rst|txt|markdown))?)$`)
 
-// hasTestSegment reports whether a folder of rel is a test folder, or rel
-// names a test file (test_x.py, x_test.go, x.spec.js).
+// hasTestSegment reports whether a folder of rel is a test folder or
+// package metadata (*.dist-info, *.egg-info), or rel names a test file
+// (test_x.py, x_test.go, x.spec.js) or a package's README/CHANGELOG.
 func hasTestSegment(rel string) bool {
 	dirs := strings.Split(rel, "/")
+	for _, d := range dirs[:len(dirs)-1] {
+		if strings.HasSuffix(d, ".dist-info") || strings.HasSuffix(d, ".egg-info") {
+			return true
+		}
+	}
 	if testFileName.MatchString(dirs[len(dirs)-1]) {
 		return true
 	}

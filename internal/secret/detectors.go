@@ -24,9 +24,8 @@ func fix(issuer string) string {
 	return "Revoke and rotate the " + issuer + " at its issuer (treat it as leaked), remove it from the file or image, and inject it at runtime or with `RUN --mount=type=secret`."
 }
 
-// Detectors returns every detector, in a stable order. The result is
-// freshly allocated; callers may not share its Detectors across goroutines
-// for mutation.
+// Detectors returns every detector in a stable order, freshly allocated
+// (callers may modify the result without affecting Scan).
 func Detectors() []*Detector {
 	return []*Detector{
 		{Type: "aws-access-key-id", Before: 1, After: 24, Title: "AWS access key ID", Severity: sevC,
