@@ -56,7 +56,14 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 
 // Extract lists the installed packages. gpg-pubkey entries (imported
 // signing keys, not software) are skipped.
-func (e Extractor) Extract(p string, content []byte) ([]inventory.Package, error) {
+func (e Extractor) Extract(p string, content []byte) (pkgs []inventory.Package, err error) {
+	// The reader indexes header blobs without checking every bound; a
+	// corrupt database must not take the scan down.
+	defer func() {
+		if r := recover(); r != nil {
+			pkgs, err = nil, fmt.Errorf("%s: corrupt rpm database: %v", p, r)
+		}
+	}()
 	if len(content) > MaxSize {
 		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for an rpm database", p, len(content), MaxSize)
 	}

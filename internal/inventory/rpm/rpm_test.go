@@ -118,3 +118,18 @@ func TestMalformed(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", left)
 	}
 }
+
+func FuzzRPMDB(f *testing.F) {
+	tmp := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, p := range []string{"/var/lib/rpm/Packages", "/var/lib/rpm/Packages.db"} {
+			pkgs, err := Extractor{TempDir: tmp}.Extract(p, b)
+			if err != nil {
+				continue
+			}
+			for _, pk := range pkgs {
+				check(t, pk)
+			}
+		}
+	})
+}
