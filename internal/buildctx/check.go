@@ -163,7 +163,7 @@ func (ch *checker) noIgnore() {
 		return
 	}
 	st := ch.c.Stats
-	msg := fmt.Sprintf("build context %s has no .dockerignore: all %d files (%s) are sent to the builder", ch.opts.Dir, st.FilesSent, humanBytes(st.BytesSent))
+	msg := fmt.Sprintf("build context %s has no .dockerignore: all %s (%s) are sent to the builder", ch.opts.Dir, plural(st.FilesSent, "file"), humanBytes(st.BytesSent))
 	var present []string
 	for _, top := range []string{".git", "node_modules", ".env", "dist", "build", "target", "__pycache__", ".venv"} {
 		if _, ok := ch.c.Lookup(top); ok {
@@ -266,7 +266,7 @@ func (ch *checker) largeContext() {
 		if e, ok := ch.c.Lookup(t.Name); ok && e.IsDir() {
 			name += "/"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%d files)", name, humanBytes(t.Bytes), t.Files))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", name, humanBytes(t.Bytes), plural(t.Files, "file")))
 		if strings.HasSuffix(name, "/") {
 			names = append(names, name)
 		}
@@ -453,7 +453,7 @@ func (ch *checker) secrets(files []Entry, where string, loc finding.Location) {
 		}
 		name := h.path
 		if strings.HasSuffix(name, "/") && gitFiles > 0 {
-			name = fmt.Sprintf("%s (%d files)", name, gitFiles)
+			name = fmt.Sprintf("%s (%s)", name, plural(gitFiles, "file"))
 		}
 		names = append(names, fmt.Sprintf("%s [%s]", name, h.why))
 		related = append(related, finding.Location{Path: filepath.Join(ch.opts.Dir, filepath.FromSlash(strings.TrimSuffix(h.path, "/")))})
@@ -462,15 +462,12 @@ func (ch *checker) secrets(files []Entry, where string, loc finding.Location) {
 	if len(hits) > MaxListed {
 		more = fmt.Sprintf(" and %d more", len(hits)-MaxListed)
 	}
-	noun := "file"
-	if len(hits) > 1 {
-		noun = "files"
-	}
+
 	ignPath := ch.c.Ignore.Path
 	if ignPath == "" {
 		ignPath = filepath.Join(ch.opts.Dir, ".dockerignore")
 	}
-	msg := fmt.Sprintf("%s sends %d sensitive %s from the build context into the image: %s%s", where, len(hits), noun, strings.Join(names, ", "), more)
+	msg := fmt.Sprintf("%s sends %s from the build context into the image: %s%s", where, plural(len(hits), "sensitive file"), strings.Join(names, ", "), more)
 	var pats []string
 	for i, h := range hits {
 		if i == MaxListed {
@@ -505,4 +502,12 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// plural formats a count with its noun: "1 file", "3 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

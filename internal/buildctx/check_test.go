@@ -172,7 +172,7 @@ func TestCX004LargeContext(t *testing.T) {
 	big := map[string]string{"Dockerfile": "", ".dockerignore": ".git", "node_modules/a/x.js": strings.Repeat("x", 5000), "src/app.js": "y"}
 	runRuleCases(t, "KS-CX-004", []checkCase{
 		{name: "bytes over limit names node_modules", tree: big, opts: Options{MaxBytes: 1000}, fires: true,
-			substr: []string{"(> 1000 B)", "biggest: node_modules/ 4.9 KiB (1 files)"}},
+			substr: []string{"(> 1000 B)", "biggest: node_modules/ 4.9 KiB (1 file)"}},
 		{name: "files over limit", tree: map[string]string{"Dockerfile": "", ".dockerignore": "", "a": "", "b": "", "c": ""},
 			opts: Options{MaxFiles: 2}, fires: true, substr: []string{"5 files sent (> 2)"}},
 		{name: "exception re-includes big file", tree: map[string]string{"Dockerfile": "", ".dockerignore": "dist\n!dist/app.bin", "dist/app.bin": strings.Repeat("z", 3000)},
