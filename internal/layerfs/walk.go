@@ -28,7 +28,7 @@ const (
 	DefaultMaxFileSize   = 64 << 20 // content handed to analyzers per file
 	DefaultMaxLayerBytes = 32 << 30 // uncompressed bytes per layer
 	DefaultMaxImageBytes = 96 << 30 // uncompressed bytes per image
-	DefaultMaxEntries    = 4 << 20  // tar entries per layer
+	DefaultMaxEntries    = 2 << 20  // tar entries per layer (~130 B of memory each)
 )
 
 // WalkOptions configure a layer walk. Zero values take the defaults.

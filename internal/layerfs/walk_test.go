@@ -25,7 +25,6 @@ type tarEntry struct {
 	typ        byte
 	mode       int64
 	body       string
-	size       int64 // header size when body is empty (sparse/huge tricks)
 }
 
 func makeTar(t testing.TB, entries ...tarEntry) []byte {
