@@ -141,14 +141,6 @@ func wantPlatform(o Options) (*v1.Platform, error) {
 	return p, nil
 }
 
-// platformString formats p like "linux/arm64/v8".
-func platformString(p *v1.Platform) string {
-	if p == nil {
-		return ""
-	}
-	return p.String()
-}
-
 func joinNames(names []string) string {
 	if len(names) == 0 {
 		return "(none)"

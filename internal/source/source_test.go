@@ -2,6 +2,7 @@ package source
 
 import (
 	"archive/tar"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -236,14 +237,38 @@ func TestArchivesAndLayouts(t *testing.T) {
 	ociTar := filepath.Join(dir, "oci.tar")
 	tarDir(t, lay, ociTar)
 
+	// docker save | gzip
+	gzTar := filepath.Join(dir, "single.tar.gz")
+	{
+		raw, _ := os.ReadFile(single)
+		f, _ := os.Create(gzTar)
+		zw := gzip.NewWriter(f)
+		zw.Write(raw)
+		zw.Close()
+		f.Close()
+	}
+	// A layout whose index.json holds a multi-platform index.
+	platLay := filepath.Join(dir, "platlayout")
+	arm := randomImage(t, 1, "linux/arm64")
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: app, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	lp, err := layout.Write(platLay, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+
 	cfgDigest := func(img v1.Image) string {
 		h, _ := img.ConfigName()
 		return h.String()
 	}
 	cases := []struct {
-		name, target, image, wantDigest, wantErr string
-		kind                                     Kind
-		layers                                   int
+		name, target, image, platform, wantDigest, wantErr, plat string
+		kind                                                     Kind
+		layers                                                   int
 	}{
 		{name: "docker-archive", target: single, kind: KindDockerArchive, wantDigest: cfgDigest(app), layers: 2},
 		{name: "multi-image archive needs --image", target: multi, wantErr: "pick one with --image NAME: "},
@@ -254,10 +279,14 @@ func TestArchivesAndLayouts(t *testing.T) {
 		{name: "OCI archive", target: ociTar, kind: KindOCIArchive, wantDigest: digestOf(t, app), layers: 2},
 		{name: "multi-image layout --image", target: multiLay, image: "db", kind: KindOCILayout, wantDigest: digestOf(t, db), layers: 3},
 		{name: "multi-image layout ambiguous", target: multiLay, wantErr: "pick one with --image"},
+		{name: "gzip'd docker-archive", target: gzTar, kind: KindDockerArchive, wantDigest: cfgDigest(app), layers: 2},
+		{name: "layout index, default platform", target: platLay, kind: KindOCILayout, wantDigest: digestOf(t, app), layers: 2},
+		{name: "layout index, arm64", target: platLay, platform: "linux/arm64", kind: KindOCILayout, wantDigest: digestOf(t, arm), layers: 1, plat: "linux/arm64"},
+		{name: "layout index, missing platform", target: platLay, platform: "linux/riscv64", wantErr: "available platforms: linux/amd64, linux/arm64"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			im, err := Open(context.Background(), c.target, Options{Image: c.image})
+			im, err := Open(context.Background(), c.target, Options{Image: c.image, Platform: c.platform})
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want %q", err, c.wantErr)
@@ -268,7 +297,10 @@ func TestArchivesAndLayouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer im.Close()
-			if im.Kind != c.kind || im.Digest != c.wantDigest || len(im.Layers) != c.layers || im.Platform != "linux/amd64" {
+			if c.plat == "" {
+				c.plat = "linux/amd64"
+			}
+			if im.Kind != c.kind || im.Digest != c.wantDigest || len(im.Layers) != c.layers || im.Platform != c.plat {
 				t.Errorf("kind %s digest %s layers %d platform %s", im.Kind, im.Digest, len(im.Layers), im.Platform)
 			}
 			if _, err := walkAll(t, im); err != nil {
@@ -321,6 +353,22 @@ func TestBadInput(t *testing.T) {
 		tw.Close()
 		f.Close()
 	}
+	// A docker-archive whose layer member is a symlink loop.
+	loop := filepath.Join(dir, "loop.tar")
+	{
+		f, _ := os.Create(loop)
+		tw := tar.NewWriter(f)
+		m := `[{"Config":"c.json","RepoTags":["x:1"],"Layers":["a/layer.tar"]}]`
+		cfg := `{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("0", 64) + `"]}}`
+		for n, b := range map[string]string{"manifest.json": m, "c.json": cfg} {
+			tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Size: int64(len(b)), Mode: 0o644})
+			tw.Write([]byte(b))
+		}
+		tw.WriteHeader(&tar.Header{Name: "a/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../b/layer.tar"})
+		tw.WriteHeader(&tar.Header{Name: "b/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../a/layer.tar"})
+		tw.Close()
+		f.Close()
+	}
 	notImage := filepath.Join(dir, "notimage.tar")
 	{
 		f, _ := os.Create(notImage)
@@ -343,6 +391,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed index.json", badIndex, "index.json is malformed", ""},
 		{"tampered layer", tampered, "", "not its digest"},
 		{"not an image folder", t.TempDir(), "no index.json", ""},
+		{"symlink loop in archive", loop, "layer 0 (a/layer.tar) is missing", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
