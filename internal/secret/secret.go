@@ -68,6 +68,10 @@ type scanner struct {
 	// in buckets (0 means no keyword starts with those bytes).
 	index   [1 << 16]uint16
 	buckets [][]int32
+	// third holds, per bucket, the set of lowered third bytes its keywords
+	// have (every keyword has at least 3 bytes): most bigram hits in text
+	// ("to", "pa", "se") stop here without comparing keywords.
+	third [][4]uint64
 }
 
 type keyword struct {
@@ -89,13 +93,13 @@ var lowerTab = func() (t [256]byte) {
 var defaultScanner = sync.OnceValue(func() *scanner { return newScanner(Detectors()) })
 
 func newScanner(dets []*Detector) *scanner {
-	s := &scanner{dets: dets, buckets: [][]int32{nil}}
+	s := &scanner{dets: dets, buckets: [][]int32{nil}, third: [][4]uint64{{}}}
 	byKW := map[string]int{}
 	for di, d := range dets {
 		for _, k := range d.Keywords {
 			lk := string(bytes.ToLower([]byte(k)))
-			if len(lk) < 2 {
-				panic("secret: keyword shorter than 2 bytes in " + d.ID())
+			if len(lk) < 3 {
+				panic("secret: keyword shorter than 3 bytes in " + d.ID())
 			}
 			ki, ok := byKW[lk]
 			if !ok {
@@ -112,9 +116,12 @@ func newScanner(dets []*Detector) *scanner {
 		if b == 0 {
 			b = uint16(len(s.buckets))
 			s.buckets = append(s.buckets, nil)
+			s.third = append(s.third, [4]uint64{})
 			s.index[key] = b
 		}
 		s.buckets[b] = append(s.buckets[b], int32(ki))
+		c := k.lower[2]
+		s.third[b][c>>6] |= 1 << (c & 63)
 	}
 	return s
 }
@@ -129,15 +136,18 @@ func Scan(content []byte) []Match {
 }
 
 func (s *scanner) scan(b []byte) []Match {
-	if len(b) < 2 {
+	if len(b) < 3 {
 		return nil
 	}
 	// One pass: record keyword hits as windows per detector.
 	wins := make([][]window, len(s.dets))
 	n := len(b)
-	for i := 0; i+1 < n; i++ {
+	for i := 0; i+2 < n; i++ {
 		bk := s.index[uint16(lowerTab[b[i]])<<8|uint16(lowerTab[b[i+1]])]
 		if bk == 0 {
+			continue
+		}
+		if c := lowerTab[b[i+2]]; s.third[bk][c>>6]&(1<<(c&63)) == 0 {
 			continue
 		}
 		for _, ki := range s.buckets[bk] {
