@@ -158,14 +158,28 @@ func TestAnalyzerRecordsErrors(t *testing.T) {
 }
 
 func TestOSPreference(t *testing.T) {
-	out := layer(t, 0, map[string][]byte{
-		"/etc/debian_version": []byte("12.5\n"),
-		"/etc/os-release":     []byte("ID=debian\nVERSION_ID=\"12\"\n"),
-	})
-	if out.OS == nil || out.OS.VersionID != "12" {
-		t.Errorf("layer OS = %+v, want os-release's", out.OS)
+	files := []struct {
+		path string
+		data []byte
+	}{
+		{"/etc/debian_version", []byte("12.5\n")},
+		{"/etc/os-release", []byte("ID=debian\nVERSION_ID=\"12\"\n")},
 	}
-	if _, ok := out.Files["/etc/debian_version"]; !ok {
-		t.Error("release file not kept")
+	a := Analyzer(Options{})
+	// Both orders: os-release wins over debian_version.
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		out := &layerfs.LayerFacts{}
+		for _, i := range order {
+			f := &layerfs.File{Entry: layerfs.Entry{Path: files[i].path, Mode: 0o644}, Content: files[i].data}
+			if err := a.Analyze(context.Background(), f, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out.OS == nil || out.OS.VersionID != "12" {
+			t.Errorf("order %v: layer OS = %+v, want os-release's", order, out.OS)
+		}
+		if _, ok := out.Files["/etc/debian_version"]; !ok {
+			t.Error("release file not kept")
+		}
 	}
 }

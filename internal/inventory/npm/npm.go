@@ -41,12 +41,24 @@ func (Extractor) Wants(p string, _ fs.FileMode) bool {
 // package: node_modules/<name>/package.json or
 // node_modules/@scope/<name>/package.json.
 func InstalledManifest(p string) bool {
-	dir := path.Dir(p)
-	parent := path.Dir(dir)
+	if !strings.Contains(p, "/node_modules/") {
+		return false
+	}
+	dir := dirOf(p)
+	parent := dirOf(dir)
 	if path.Base(parent) == "node_modules" {
 		return !strings.HasPrefix(path.Base(dir), ".")
 	}
-	return strings.HasPrefix(path.Base(parent), "@") && path.Base(path.Dir(parent)) == "node_modules"
+	return strings.HasPrefix(path.Base(parent), "@") && path.Base(dirOf(parent)) == "node_modules"
+}
+
+// dirOf is path.Dir for the clean absolute paths of a layer walk, without
+// allocating.
+func dirOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		return p[:i]
+	}
+	return "/"
 }
 
 // Extract parses the file named by p.

@@ -36,7 +36,10 @@ func (Extractor) Wants(p string, _ fs.FileMode) bool {
 
 func kind(p string) string {
 	base := path.Base(p)
-	dir := path.Base(path.Dir(p))
+	dir := ""
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		dir = path.Base(p[:i])
+	}
 	switch {
 	case base == "METADATA" && strings.HasSuffix(dir, ".dist-info"):
 		return "metadata"

@@ -40,7 +40,11 @@ func (Extractor) Name() string { return "rpm" }
 
 // Wants reports whether p is an rpm database.
 func (Extractor) Wants(p string, _ fs.FileMode) bool {
-	switch path.Dir(p) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return false
+	}
+	switch p[:i] {
 	case "/var/lib/rpm", "/usr/lib/sysimage/rpm", "/usr/share/rpm":
 	default:
 		return false

@@ -32,7 +32,7 @@ func (Extractor) Wants(p string, _ fs.FileMode) bool {
 	if base == "Gemfile.lock" || base == "gems.locked" {
 		return true
 	}
-	return strings.HasSuffix(base, ".gemspec") && path.Base(path.Dir(p)) == "specifications"
+	return strings.HasSuffix(base, ".gemspec") && strings.HasSuffix(p, "/specifications/"+base)
 }
 
 // Extract parses the file named by p.
