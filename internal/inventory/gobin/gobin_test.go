@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -109,5 +110,25 @@ func TestGoVersion(t *testing.T) {
 		if got := GoVersion(in); got != want {
 			t.Errorf("GoVersion(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestFromBuildInfoReplace(t *testing.T) {
+	bi := &debug.BuildInfo{
+		GoVersion: "go1.21.5",
+		Main:      debug.Module{Path: "example.com/app", Version: "v1.4.0"},
+		Deps: []*debug.Module{
+			{Path: "golang.org/x/net", Version: "v0.17.0", Replace: &debug.Module{Path: "example.com/fork/net", Version: "v0.17.1-fix"}},
+			{Path: "example.com/local", Version: "v1.0.0", Replace: &debug.Module{Path: "../local"}},
+			{Path: "github.com/pkg/errors", Version: "v0.9.1"},
+		},
+	}
+	var got []string
+	for _, p := range FromBuildInfo("/app", bi) {
+		got = append(got, p.Name+"@"+p.Version)
+	}
+	want := "example.com/app@1.4.0 example.com/fork/net@0.17.1-fix example.com/local@1.0.0 github.com/pkg/errors@0.9.1 stdlib@1.21.5"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got %v, want %s", got, want)
 	}
 }
