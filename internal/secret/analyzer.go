@@ -48,7 +48,7 @@ func Analyzer(opts Options) layerfs.Analyzer {
 type analyzer struct{ opts Options }
 
 func (a *analyzer) Name() string { return "secret" }
-func (a *analyzer) Version() int { return 1 }
+func (a *analyzer) Version() int { return 2 }
 
 func (a *analyzer) Wants(p string, size int64, mode fs.FileMode) bool {
 	if !mode.IsRegular() || size <= 0 || size > a.opts.MaxFileSize {
