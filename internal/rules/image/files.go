@@ -133,13 +133,18 @@ func uniqueJoin(ss []string) string {
 	return strings.Join(out, ", ")
 }
 
-// sortedPaths returns the final filesystem's paths in order.
+// sortedPaths returns the final filesystem's paths in order (computed
+// once per Check).
 func (c *checker) sortedPaths() []string {
+	if c.paths != nil {
+		return c.paths
+	}
 	ps := make([]string, 0, len(c.im.Files))
 	for p := range c.im.Files {
 		ps = append(ps, p)
 	}
 	sort.Strings(ps)
+	c.paths = ps
 	return ps
 }
 

@@ -102,6 +102,7 @@ type checker struct {
 	im    *layerfs.Image
 	steps []string // redacted, per layer
 	hist  []histEntry
+	paths []string // sorted final paths, see sortedPaths
 }
 
 func newChecker(in Input) *checker {
