@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"path"
 	"sort"
 	"strings"
 
@@ -75,7 +76,7 @@ func All(tempDir string) []Extractor {
 
 // analyzerVersion is bumped whenever any extractor's output changes for the
 // same bytes (it is part of the layer-cache key).
-const analyzerVersion = 1
+const analyzerVersion = 2
 
 type analyzer struct {
 	extractors []Extractor
@@ -171,6 +172,8 @@ func (a *analyzer) analyzeRelease(f *layerfs.File, out *layerfs.LayerFacts) {
 // name, version) was present without interruption, i.e. the layer that
 // added it. OS packages get the distro in their purl and the OS's
 // ecosystem family (Ubuntu packages are read by the dpkg extractor too).
+// A package pinned by a lockfile and also installed is listed once, from
+// its installed metadata.
 // The result is sorted by type, name, version, path.
 func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 	osInfo := ResolveOS(img)
@@ -221,8 +224,43 @@ func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 			out = append(out, p)
 		}
 	}
+	out = dropLocked(out)
 	Sort(out)
 	return out, osInfo
+}
+
+// lockfiles are the manifests that pin what a build installs rather than
+// what is installed.
+var lockfiles = map[string]bool{
+	"package-lock.json": true, "npm-shrinkwrap.json": true, "yarn.lock": true, "pnpm-lock.yaml": true,
+	"poetry.lock": true, "Pipfile.lock": true, "Gemfile.lock": true, "gems.locked": true,
+	"Cargo.lock": true, "composer.lock": true, "go.mod": true,
+}
+
+func isLockfile(p string) bool {
+	base := path.Base(p)
+	return lockfiles[base] || (strings.HasPrefix(base, "requirements") && strings.HasSuffix(base, ".txt"))
+}
+
+// dropLocked removes a package read from a lockfile when the image also
+// holds it installed (same type, name and version from installed
+// metadata): /app/package-lock.json and /app/node_modules/x/package.json
+// name the same software, and listing both would double every finding.
+func dropLocked(pkgs []inventory.Package) []inventory.Package {
+	installed := map[string]bool{}
+	for _, p := range pkgs {
+		if !isLockfile(p.Path) {
+			installed[p.Key()] = true
+		}
+	}
+	out := pkgs[:0]
+	for _, p := range pkgs {
+		if isLockfile(p.Path) && installed[p.Key()] {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // ResolveOS returns the OS named by the most authoritative release file

@@ -183,3 +183,23 @@ func TestOSPreference(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveLockfileAndInstalled(t *testing.T) {
+	layers := []*layerfs.LayerFacts{
+		layer(t, 0, map[string][]byte{
+			"/app/requirements.txt": []byte("django==4.2.7\nflask==2.3.3\n"),
+			"/usr/lib/python3/site-packages/Django-4.2.7.dist-info/METADATA": []byte("Metadata-Version: 2.1\nName: Django\nVersion: 4.2.7\n"),
+		}),
+	}
+	pkgs, _ := Resolve(layerfs.Merge(layers))
+	var got []string
+	for _, p := range pkgs {
+		got = append(got, p.Name+"@"+p.Version+" "+p.Path)
+	}
+	// Django is installed: listed once, from its metadata. Flask is only
+	// pinned: listed from the requirements file.
+	want := "django@4.2.7 /usr/lib/python3/site-packages/Django-4.2.7.dist-info/METADATA\nflask@2.3.3 /app/requirements.txt"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+}
