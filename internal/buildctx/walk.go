@@ -21,8 +21,9 @@ type Entry struct {
 	// Size is the byte size of a regular file (0 for directories, symlinks
 	// and special files).
 	Size int64
-	// Mode holds the file type bits (directory, symlink, ...) and permissions,
-	// from lstat: symlinks are never followed.
+	// Mode holds the file type bits (directory, symlink, ...) and, for
+	// non-directories, the permissions, from lstat: symlinks are never
+	// followed. Directories are not stat'ed (only fs.ModeDir is meaningful).
 	Mode fs.FileMode
 }
 
