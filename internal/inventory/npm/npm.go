@@ -156,8 +156,10 @@ func ParsePackageLock(p string, content []byte) ([]inventory.Package, error) {
 			if key == "" || lp.Link || lp.Version == "" {
 				continue // the root project, or a workspace symlink
 			}
+			// An alias ("string-width-cjs": npm:string-width@4) is keyed
+			// by the alias and names the real package in "name".
 			name := lp.Name
-			if i := strings.LastIndex(key, "node_modules/"); i >= 0 {
+			if i := strings.LastIndex(key, "node_modules/"); i >= 0 && name == "" {
 				name = key[i+len("node_modules/"):]
 			}
 			if name == "" || strings.HasPrefix(lp.Version, "file:") {
@@ -173,7 +175,7 @@ func ParsePackageLock(p string, content []byte) ([]inventory.Package, error) {
 					continue
 				}
 				if d.Version != "" && !strings.HasPrefix(d.Version, "file:") {
-					out = append(out, NewPackage(name, npmVersion(d.Version), p, d.Dev))
+					out = append(out, NewPackage(aliasName(name, d.Version), npmVersion(d.Version), p, d.Dev))
 				}
 				walk(d.Dependencies)
 			}
@@ -181,6 +183,17 @@ func ParsePackageLock(p string, content []byte) ([]inventory.Package, error) {
 		walk(lock.Dependencies)
 	}
 	return dedupe(out), nil
+}
+
+// aliasName returns the real package of a v1 lockfile alias
+// ("npm:string-width@4.2.3"), else name.
+func aliasName(name, version string) string {
+	if rest, ok := strings.CutPrefix(version, "npm:"); ok {
+		if i := strings.LastIndexByte(rest, '@'); i > 0 {
+			return rest[:i]
+		}
+	}
+	return name
 }
 
 // npmVersion turns a v1 lockfile alias ("npm:string-width@4.2.3") into its

@@ -177,3 +177,20 @@ func FuzzYarnLock(f *testing.F) {
 func FuzzPnpmLock(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { fuzzNoBadPackages(t, "/pnpm-lock.yaml", b) })
 }
+
+func TestAliases(t *testing.T) {
+	for p, in := range map[string]string{
+		"/a/package-lock.json": `{"lockfileVersion":3,"packages":{"":{},"node_modules/string-width-cjs":{"name":"string-width","version":"4.2.3"}}}`,
+		"/b/package-lock.json": `{"lockfileVersion":1,"dependencies":{"string-width-cjs":{"version":"npm:string-width@4.2.3"}}}`,
+		"/c/yarn.lock":         "\"string-width-cjs@npm:string-width@^4.2.0\":\n  version \"4.2.3\"\n",
+		"/d/yarn.lock":         "\"string-width-cjs@npm:string-width@^4.2.0\":\n  version: 4.2.3\n  resolution: \"string-width@npm:4.2.3\"\n",
+	} {
+		pkgs, err := Extractor{}.Extract(p, []byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if len(pkgs) != 1 || pkgs[0].Name != "string-width" || pkgs[0].Version != "4.2.3" {
+			t.Errorf("%s: %+v", p, pkgs)
+		}
+	}
+}

@@ -92,6 +92,13 @@ func descriptorName(d string) string {
 	if i < 0 {
 		return ""
 	}
+	// An alias "string-width-cjs@npm:string-width@^4.2.0" installs
+	// string-width.
+	if rest, ok := strings.CutPrefix(d[i+2:], "npm:"); ok {
+		if real := descriptorName(rest); real != "" {
+			return real
+		}
+	}
 	return d[:i+1]
 }
 
