@@ -98,10 +98,14 @@ func Analyzer(opts Options) layerfs.Analyzer {
 	return a
 }
 
+// Name identifies the analyzer in the layer cache key.
 func (a *analyzer) Name() string { return "inventory" }
 
+// Version is part of the layer cache key.
 func (a *analyzer) Version() int { return analyzerVersion }
 
+// Wants reports whether any extractor (or the OS detection) wants the
+// file; it looks at the path, size and mode only.
 func (a *analyzer) Wants(path string, size int64, mode fs.FileMode) bool {
 	if osrelease.Wants(path) {
 		return size <= osrelease.MaxSize
@@ -117,6 +121,8 @@ func (a *analyzer) Wants(path string, size int64, mode fs.FileMode) bool {
 	return false
 }
 
+// Analyze runs the extractors that want f. A file an extractor cannot
+// parse is recorded in out.Skipped with the reason; it never fails the walk.
 func (a *analyzer) Analyze(ctx context.Context, f *layerfs.File, out *layerfs.LayerFacts) error {
 	if err := ctx.Err(); err != nil {
 		return err
