@@ -338,6 +338,13 @@ func (ch *checker) missing(cp CopySource, instr, src string, loc finding.Locatio
 		ch.add("KS-CX-005", msg, loc, "Fix the source path (it is relative to the build context root), or create the file.")
 		return
 	}
+	if _, sent := ch.c.Lookup(onDisk[0]); sent {
+		// On disk and sent, yet unresolvable: a symlink whose target is
+		// missing, excluded, outside the context, or a loop.
+		msg := fmt.Sprintf("%s source %q is a symlink (or passes through one) whose target is missing, excluded or outside build context %s: the build fails with \"not found\"", instr, src, ch.opts.Dir)
+		ch.add("KS-CX-005", msg, loc, "Point the symlink at a path inside the build context that .dockerignore does not exclude, or copy the target path directly.")
+		return
+	}
 	ignPath := ch.c.Ignore.Path
 	pat := ch.c.Ignore.Matcher.ExcludedBy(onDisk[0])
 	patDesc := ""
@@ -406,8 +413,13 @@ func diskMatches(dir, rel string, max int) []string {
 				}
 				continue
 			}
-			if fi.IsDir() {
+			switch {
+			case fi.IsDir():
 				rec(childAbs, childRel, i+1)
+			case fi.Mode()&os.ModeSymlink != 0:
+				// Not followed here: the link itself is what the
+				// caller can report on.
+				out = append(out, childRel)
 			}
 		}
 	}

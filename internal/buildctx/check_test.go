@@ -298,3 +298,56 @@ func TestCheckStats(t *testing.T) {
 		t.Error("Elapsed not measured")
 	}
 }
+
+func TestCopyFollowsSymlinksInsideContext(t *testing.T) {
+	tree := map[string]string{
+		"Dockerfile": "", ".dockerignore": "private",
+		"releases/v2/app.js": "", "releases/v2/.env": "S=1", "current": "->releases/v2",
+		"abs": "->/releases/v2/app.js", "up": "->../../releases", "etc-link": "->/etc",
+		"loop-a": "->loop-b", "loop-b": "->loop-a", "private/key": "", "to-private": "->private",
+	}
+	dir := mkTree(t, tree)
+	c, _ := sentFiles(t, dir)
+	resolve := []struct {
+		src     string
+		want    []string
+		matched bool
+	}{
+		{"current", []string{"releases/v2/.env", "releases/v2/app.js"}, true},
+		{"current/app.js", []string{"releases/v2/app.js"}, true},
+		{"abs", []string{"releases/v2/app.js"}, true},
+		{"up/v2/app.js", []string{"releases/v2/app.js"}, true}, // ".." cannot leave the context root
+		{"etc-link/passwd", nil, false},
+		{"loop-a", nil, false},
+		{"to-private/key", nil, false},
+	}
+	for _, tc := range resolve {
+		got, matched := c.Resolve(tc.src)
+		if matched != tc.matched || !equalStrings(paths(got), tc.want) {
+			t.Errorf("Resolve(%q) = %q, %v; want %q, %v", tc.src, paths(got), matched, tc.want, tc.matched)
+		}
+	}
+	fs, _, err := Check(context.Background(), Options{Dir: dir, DockerfilePath: filepath.Join(dir, "Dockerfile"), Copies: []CopySource{
+		copyOf(2, "current"), copyOf(3, "etc-link/passwd"), copyOf(4, "loop-a"), copyOf(5, "current/app.js"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]string{}
+	for _, f := range fs {
+		if f.Location.Line > 0 {
+			got[f.Location.Line] += f.ID + ": " + f.Message + "\n"
+		}
+	}
+	if !strings.Contains(got[2], "KS-CX-002") || !strings.Contains(got[2], "releases/v2/.env") {
+		t.Errorf("line 2: %q, want KS-CX-002 naming releases/v2/.env", got[2])
+	}
+	for _, l := range []int{3, 4} {
+		if !strings.Contains(got[l], "KS-CX-005") || !strings.Contains(got[l], "symlink") {
+			t.Errorf("line %d: %q, want KS-CX-005 about a symlink", l, got[l])
+		}
+	}
+	if got[5] != "" {
+		t.Errorf("line 5: %q, want nothing", got[5])
+	}
+}

@@ -241,12 +241,16 @@ func (c *Context) Resolve(src string) (files []Entry, matched bool) {
 		return filesOnly(c.Entries), true
 	}
 	if !HasWildcards(p) {
-		e, ok := c.Lookup(p)
+		rp, ok := c.FollowLinks(p)
 		if !ok {
 			return nil, false
 		}
+		if rp == "." {
+			return filesOnly(c.Entries), true
+		}
+		e, _ := c.Lookup(rp)
 		if e.IsDir() {
-			return filesOnly(c.Under(p)), true
+			return filesOnly(c.Under(rp)), true
 		}
 		return []Entry{e}, true
 	}
@@ -265,6 +269,51 @@ func (c *Context) Resolve(src string) (files []Entry, matched bool) {
 		files = append(files, e)
 	}
 	return files, matched
+}
+
+// maxLinkHops bounds symlink resolution (Linux's own limit is 40).
+const maxLinkHops = 40
+
+// FollowLinks resolves symlinks in the context-relative path p the way
+// BuildKit resolves a COPY source: every component, the last one included,
+// is followed, and targets are scoped to the context root (an absolute or
+// `..` target cannot leave it). It returns the resolved path and whether it
+// names something that is sent; a dangling link, a link leaving the sent
+// set, or a loop yields false.
+func (c *Context) FollowLinks(p string) (string, bool) {
+	parts := strings.Split(cleanRel(p), "/")
+	if len(parts) == 1 && parts[0] == "." {
+		return ".", true
+	}
+	cur, hops := "", 0
+	for i := 0; i < len(parts); i++ {
+		next := path.Join(cur, parts[i])
+		e, ok := c.Lookup(next)
+		if !ok {
+			return "", false
+		}
+		if e.Mode&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return "", false
+		}
+		target, err := os.Readlink(filepath.Join(c.Dir, filepath.FromSlash(next)))
+		if err != nil {
+			return "", false
+		}
+		base := path.Join("/", cur, filepath.ToSlash(target))
+		if path.IsAbs(target) {
+			base = target
+		}
+		np := cleanRel(path.Join(append([]string{base}, parts[i+1:]...)...))
+		if np == "." {
+			return ".", true
+		}
+		parts, cur, i = strings.Split(np, "/"), "", -1
+	}
+	return cur, true
 }
 
 func matchParts(parts []string, p string) bool {
