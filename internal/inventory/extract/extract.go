@@ -312,6 +312,9 @@ func withDistro(p *inventory.Package, o *inventory.OS) {
 	}
 	if fam, _, ok := strings.Cut(o.Ecosystem(), ":"); ok && fam != "" {
 		p.Ecosystem = fam
+	} else if p.Type == "apk" && (o.ID == "wolfi" || o.ID == "chainguard") {
+		// apk-based, but with their own OSV ecosystems (no release).
+		p.Ecosystem = map[string]string{"wolfi": "Wolfi", "chainguard": "Chainguard"}[o.ID]
 	}
 	u, err := packageurl.FromString(p.PURL)
 	if err != nil {

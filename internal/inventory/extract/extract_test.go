@@ -203,3 +203,32 @@ func TestResolveLockfileAndInstalled(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)
 	}
 }
+
+func TestResolveOSFamilies(t *testing.T) {
+	apkDB := []byte("P:busybox\nV:1.36.1-r5\nA:x86_64\no:busybox\n\n")
+	tests := []struct {
+		osRelease, eco, purl string
+	}{
+		{"ID=alpine\nVERSION_ID=3.19.1\n", "Alpine", "pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64&distro=alpine-3.19.1&upstream=busybox"},
+		{"ID=wolfi\nVERSION_ID=20230201\n", "Wolfi", "pkg:apk/wolfi/busybox@1.36.1-r5?arch=x86_64&distro=wolfi-20230201&upstream=busybox"},
+	}
+	for _, tt := range tests {
+		layers := []*layerfs.LayerFacts{layer(t, 0, map[string][]byte{
+			"/etc/os-release":       []byte(tt.osRelease),
+			"/lib/apk/db/installed": apkDB,
+		})}
+		pkgs, _ := Resolve(layerfs.Merge(layers))
+		if len(pkgs) != 1 || pkgs[0].Ecosystem != tt.eco || pkgs[0].PURL != tt.purl {
+			t.Errorf("%q: %+v", tt.osRelease, pkgs)
+		}
+	}
+	// Ubuntu packages come from the dpkg extractor too.
+	layers := []*layerfs.LayerFacts{layer(t, 0, map[string][]byte{
+		"/etc/os-release": []byte("ID=ubuntu\nVERSION_ID=\"22.04\"\n"),
+		status:            statusOf("bash=5.1-6ubuntu1"),
+	})}
+	pkgs, _ := Resolve(layerfs.Merge(layers))
+	if len(pkgs) != 1 || pkgs[0].Ecosystem != "Ubuntu" || pkgs[0].PURL != "pkg:deb/ubuntu/bash@5.1-6ubuntu1?arch=amd64&distro=ubuntu-22.04" {
+		t.Errorf("ubuntu: %+v", pkgs)
+	}
+}
