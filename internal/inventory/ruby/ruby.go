@@ -32,7 +32,9 @@ func (Extractor) Wants(p string, _ fs.FileMode) bool {
 	if base == "Gemfile.lock" || base == "gems.locked" {
 		return true
 	}
-	return strings.HasSuffix(base, ".gemspec") && strings.HasSuffix(p, "/specifications/"+base)
+	// Default gems (bundled with Ruby) live in specifications/default/.
+	return strings.HasSuffix(base, ".gemspec") &&
+		(strings.HasSuffix(p, "/specifications/"+base) || strings.HasSuffix(p, "/specifications/default/"+base))
 }
 
 // Extract parses the file named by p.

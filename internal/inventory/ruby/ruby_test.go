@@ -60,6 +60,9 @@ func TestGemspecs(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", file, got, want)
 		}
 	}
+	if !(Extractor{}).Wants("/usr/local/lib/ruby/gems/3.2.0/specifications/default/json-2.6.3.gemspec", 0o644) {
+		t.Error("default gem spec not wanted")
+	}
 	if (Extractor{}).Wants("/app/mygem.gemspec", 0o644) {
 		t.Error("a project's own gemspec is wanted")
 	}
