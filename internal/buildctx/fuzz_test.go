@@ -10,27 +10,43 @@ import (
 )
 
 // fuzzTree turns fuzz text into at most 12 safe context paths (a trailing
-// "/" makes a directory), and writes them under dir. It returns the files
-// and directories actually created, as slash paths.
+// "/" makes a directory, "name->target" a symlink, made after everything
+// else), and writes them under dir. It returns the files (symlinks
+// included) and directories actually created, as slash paths.
 func fuzzTree(t *testing.T, dir, spec string) (files, dirs []string) {
 	n := 0
+	var links [][2]string
+	defer func() {
+		for _, l := range links {
+			abs := filepath.Join(dir, filepath.FromSlash(l[0]))
+			if _, err := os.Lstat(abs); err == nil {
+				continue
+			}
+			if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+				continue
+			}
+			if err := os.Symlink(l[1], abs); err == nil {
+				files = append(files, l[0])
+			}
+		}
+	}()
 	for _, line := range strings.Split(spec, "\n") {
 		if n == 12 {
 			break
 		}
-		isDir := strings.HasSuffix(line, "/")
-		line = strings.Trim(line, "/")
-		if line == "" || line == ".dockerignore" || len(line) > 120 || !utf8.ValidString(line) || strings.ContainsRune(line, 0) {
+		if name, target, ok := strings.Cut(line, "->"); ok {
+			if target == "" || strings.ContainsRune(target, 0) || len(target) > 200 {
+				continue
+			}
+			if clean := strings.Trim(name, "/"); validFuzzPath(clean) && !strings.HasSuffix(name, "/") {
+				links = append(links, [2]string{clean, target})
+				n++
+			}
 			continue
 		}
-		parts := strings.Split(line, "/")
-		ok := len(parts) <= 6
-		for _, p := range parts {
-			if p == "" || p == "." || p == ".." || len(p) > 40 {
-				ok = false
-			}
-		}
-		if !ok {
+		isDir := strings.HasSuffix(line, "/")
+		line = strings.Trim(line, "/")
+		if !validFuzzPath(line) {
 			continue
 		}
 		abs := filepath.Join(dir, filepath.FromSlash(line))
@@ -53,12 +69,30 @@ func fuzzTree(t *testing.T, dir, spec string) (files, dirs []string) {
 	return files, dirs
 }
 
+// validFuzzPath accepts short, clean, relative slash paths.
+func validFuzzPath(p string) bool {
+	if p == "" || p == ".dockerignore" || len(p) > 120 || !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
+		return false
+	}
+	parts := strings.Split(p, "/")
+	if len(parts) > 6 {
+		return false
+	}
+	for _, s := range parts {
+		if s == "" || s == "." || s == ".." || len(s) > 40 {
+			return false
+		}
+	}
+	return true
+}
+
 // FuzzIgnore evaluates fuzzed .dockerignore content against a fuzzed tree
 // and checks: no panic; a malformed file is a clean error; what we send is
 // exactly what BuildKit's walker (fsutil) sends; no excluded file is ever
 // reported as sent or resolved by a COPY; and Check runs on the result.
 func FuzzIgnore(f *testing.F) {
 	f.Add("node_modules\n!**/*.md", "node_modules/a/R.md\nnode_modules/a/i.js\nsrc/x.go")
+	f.Add("secret\n", "cur->rel/v2\nrel/v2/.env\nloop->loop\nup->../../rel\nabs->/etc\nin->secret/k\nsecret/k")
 	f.Fuzz(func(t *testing.T, content, spec string) {
 		if len(content) > 4096 || len(spec) > 2048 {
 			return
@@ -96,6 +130,9 @@ func FuzzIgnore(f *testing.F) {
 			res, matched := c.Resolve(p)
 			if HasWildcards(p) {
 				continue // a name with glob characters is a pattern to COPY
+			}
+			if e, ok := c.Lookup(p); ok && e.Mode&os.ModeSymlink != 0 {
+				continue // COPY follows the link; Resolve names its target
 			}
 			if ex && (matched || len(res) > 0) {
 				t.Fatalf("excluded %q resolved by COPY: %v", p, paths(res))
