@@ -132,3 +132,17 @@ func TestFromBuildInfoReplace(t *testing.T) {
 		t.Errorf("got %v, want %s", got, want)
 	}
 }
+
+func FuzzGoBinary(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, err := Extractor{}.Extract("/bin/x", b)
+		if err != nil {
+			t.Fatalf("Extract returned an error: %v", err)
+		}
+		for _, p := range pkgs {
+			if p.Name == "" || p.Version == "" {
+				t.Fatalf("incomplete %+v", p)
+			}
+		}
+	})
+}

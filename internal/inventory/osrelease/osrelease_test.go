@@ -64,3 +64,14 @@ func TestQuoting(t *testing.T) {
 		t.Errorf("got %+v", o)
 	}
 }
+
+func FuzzOSRelease(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, p := range Paths {
+			o, err := Parse(p, b)
+			if err == nil && (o == nil || o.ID == "") {
+				t.Fatalf("%s: OS without ID: %+v", p, o)
+			}
+		}
+	})
+}

@@ -104,3 +104,17 @@ func FuzzCargoLock(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAuditable(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, err := Extractor{}.Extract("/bin/x", b)
+		if err != nil {
+			return
+		}
+		for _, p := range pkgs {
+			if p.Name == "" || p.Version == "" {
+				t.Fatalf("incomplete %+v", p)
+			}
+		}
+	})
+}
