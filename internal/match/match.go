@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/package-url/packageurl-go"
+
 	"github.com/google/osv-scalibr/semantic"
 
 	"github.com/kensa-sec/kensa/internal/finding"
@@ -69,6 +71,9 @@ func QueryFor(p inventory.Package, osInfo *inventory.OS) (q Query, ok bool, reas
 		eco := ""
 		if osInfo != nil {
 			eco = osInfo.Ecosystem()
+		}
+		if eco == "" {
+			eco = purlDistroEcosystem(p.PURL)
 		}
 		if eco == "" {
 			if p.Ecosystem != base { // the extractor gave a release, e.g. "Debian:12"
@@ -358,4 +363,33 @@ func sameEcosystem(advEco, pkgEco string) bool {
 		}
 	}
 	return false
+}
+
+// debianCodenames maps Debian release codenames to versions, for purls
+// whose distro qualifier names the codename ("distro=bookworm").
+var debianCodenames = map[string]string{"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
+
+// purlDistroEcosystem reads the OS release from a purl's distro qualifier
+// ("pkg:deb/debian/openssl@3.0.11-1?distro=debian-12", "distro=alpine-3.19.1",
+// "distro=bookworm"), for packages from an SBOM with no scanned OS.
+func purlDistroEcosystem(purl string) string {
+	if purl == "" {
+		return ""
+	}
+	pu, err := packageurl.FromString(purl)
+	if err != nil {
+		return ""
+	}
+	distro := strings.ToLower(pu.Qualifiers.Map()["distro"])
+	if distro == "" {
+		return ""
+	}
+	if v, ok := debianCodenames[distro]; ok {
+		return inventory.OS{ID: "debian", VersionID: v}.Ecosystem()
+	}
+	i := strings.LastIndex(distro, "-")
+	if i <= 0 {
+		return ""
+	}
+	return inventory.OS{ID: distro[:i], VersionID: distro[i+1:]}.Ecosystem()
 }

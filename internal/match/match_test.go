@@ -347,3 +347,25 @@ func TestUbuntuLTSVariant(t *testing.T) {
 		t.Fatalf("findings = %+v, want CVE-2026-1 HIGH (from the Ubuntu priority)", fs)
 	}
 }
+
+func TestPurlDistroEcosystem(t *testing.T) {
+	for purl, want := range map[string]string{
+		"pkg:deb/debian/openssl@3.0.11-1?arch=amd64&distro=debian-12": "Debian:12",
+		"pkg:deb/debian/openssl@3.0.11-1?distro=bookworm":             "Debian:12",
+		"pkg:apk/alpine/musl@1.2.4-r2?distro=alpine-3.19.1":           "Alpine:v3.19",
+		"pkg:deb/ubuntu/openssl@3.0.2?distro=ubuntu-22.04":            "Ubuntu:22.04",
+		"pkg:deb/debian/openssl@3.0.11-1":                             "",
+		"not a purl":                                                  "",
+	} {
+		if got := purlDistroEcosystem(purl); got != want {
+			t.Errorf("purlDistroEcosystem(%s) = %q, want %q", purl, got, want)
+		}
+	}
+	// An SBOM package with no scanned OS is matched through its purl.
+	db := buildDB(t, "../vulndb/testdata/osv/Debian")
+	p := inventory.Package{Name: "perl-base", Version: "5.36.0-7+deb12u3", SourceName: "perl", Ecosystem: "Debian", Type: "deb",
+		PURL: "pkg:deb/debian/perl-base@5.36.0-7%2Bdeb12u3?distro=debian-12", Layer: -1}
+	if fs := matchT(t, db, nil, Options{}, p); len(fs) != 13 {
+		t.Errorf("perl-base from an SBOM: %d findings, want 13", len(fs))
+	}
+}
