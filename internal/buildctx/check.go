@@ -312,7 +312,7 @@ func (ch *checker) copy(cp CopySource) {
 		}
 		got, matched := ch.c.Resolve(src)
 		if !matched {
-			ch.missing(cp, instr, src, loc)
+			ch.missing(instr, src, loc)
 			continue
 		}
 		for _, e := range got {
@@ -326,7 +326,7 @@ func (ch *checker) copy(cp CopySource) {
 }
 
 // missing reports a COPY source that matches nothing sent (KS-CX-005).
-func (ch *checker) missing(cp CopySource, instr, src string, loc finding.Location) {
+func (ch *checker) missing(instr, src string, loc finding.Location) {
 	rel := cleanRel(src)
 	onDisk := diskMatches(ch.opts.Dir, rel, 1)
 	wild := HasWildcards(rel)
@@ -346,6 +346,12 @@ func (ch *checker) missing(cp CopySource, instr, src string, loc finding.Locatio
 		return
 	}
 	ignPath := ch.c.Ignore.Path
+	if ex, err := ch.c.Ignore.Matcher.excludedWalk(onDisk[0]); err == nil && !ex {
+		// Nothing is excluded, so the walk could not read it.
+		msg := fmt.Sprintf("%s source %q exists in build context %s but could not be read: the build fails", instr, src, ch.opts.Dir)
+		ch.add("KS-CX-005", msg, loc, "Make the source readable by the user running the build, or fix the source path.")
+		return
+	}
 	pat := ch.c.Ignore.Matcher.ExcludedBy(onDisk[0])
 	patDesc := ""
 	if pat != "" {

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/moby/patternmatcher"
 )
 
 // mkTree creates files under a new temp dir. Keys are slash paths; a key
@@ -80,30 +78,4 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// excludedWalk evaluates p the way the walker does, component by component
-// with parent match results, and also reports whether an ancestor directory
-// would have been pruned (so p is never seen).
-func (m *Matcher) excludedWalk(p string) (excluded bool, err error) {
-	ex, pruned, err := m.walkVerdict(p)
-	return ex || pruned, err
-}
-
-func (m *Matcher) walkVerdict(p string) (excluded, pruned bool, err error) {
-	var info patternmatcher.MatchInfo
-	parts := strings.Split(p, "/")
-	for i := range parts {
-		sub := strings.Join(parts[:i+1], "/")
-		ex, next, err := m.match(sub, info)
-		if err != nil {
-			return false, false, err
-		}
-		if i < len(parts)-1 && ex && m.CanSkipDir(sub) {
-			return true, true, nil
-		}
-		info = next
-		excluded = ex
-	}
-	return excluded, false, nil
 }
