@@ -138,6 +138,25 @@ func TestAnalyzerWants(t *testing.T) {
 		{"/usr/bin/app", 2 << 20, 0o755, false},
 		{"/usr/share/doc/readme", 100, 0o644, false},
 		{"/app/node_modules/a/package.json", 100, 0o644, true},
+		// Lockfiles of the application are read; those shipped inside
+		// installed dependencies are not.
+		{"/app/requirements.txt", 100, 0o644, true},
+		{"/usr/lib/python3/site-packages/foo/requirements.txt", 100, 0o644, false},
+		{"/usr/src/app/Gemfile.lock", 100, 0o644, true},
+		{"/usr/local/bundle/gems/rack-2.2.8/Gemfile.lock", 100, 0o644, false},
+		{"/src/Cargo.lock", 100, 0o644, true},
+		{"/root/.cargo/registry/src/index/time-0.1.43/Cargo.lock", 100, 0o644, false},
+		{"/var/www/composer.lock", 100, 0o644, true},
+		{"/var/www/vendor/guzzlehttp/guzzle/composer.lock", 100, 0o644, false},
+		{"/var/www/vendor/composer/installed.json", 100, 0o644, true},
+		{"/src/go.mod", 100, 0o644, true},
+		{"/root/go/pkg/mod/golang.org/x/text@v0.3.0/go.mod", 100, 0o644, false},
+		{"/src/internal/x/testdata/mod/go.mod", 100, 0o644, false},
+		{"/app/node_modules/a/yarn.lock", 100, 0o644, false},
+		{"/app/app.deps.json", 100, 0o644, true},
+		{"/opt/app.jar", 100, 0o644, true},
+		{"/usr/lib/sysimage/rpm/rpmdb.sqlite", 100, 0o644, true},
+		{"/usr/local/lib/ruby/gems/3.2.0/specifications/default/json-2.6.3.gemspec", 100, 0o644, true},
 	} {
 		if got := a.Wants(tt.path, tt.size, tt.mode); got != tt.want {
 			t.Errorf("Wants(%s, %d, %v) = %v, want %v", tt.path, tt.size, tt.mode, got, tt.want)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"golang.org/x/mod/modfile"
 
@@ -22,7 +23,14 @@ type Extractor struct{}
 func (Extractor) Name() string { return "gomod" }
 
 // Wants reports whether path is a go.mod file.
-func (Extractor) Wants(p string, _ fs.FileMode) bool { return path.Base(p) == "go.mod" }
+//
+// go.mod files in the module cache (…/pkg/mod/…), in vendor trees and in
+// testdata belong to dependencies or fixtures, not to the application, and
+// are skipped.
+func (Extractor) Wants(p string, _ fs.FileMode) bool {
+	return path.Base(p) == "go.mod" && !strings.Contains(p, "/pkg/mod/") &&
+		!strings.Contains(p, "/vendor/") && !strings.Contains(p, "/testdata/")
+}
 
 // Extract returns every required module, with replace directives applied
 // (a replacement by a local directory keeps the required version).

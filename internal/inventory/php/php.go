@@ -24,7 +24,11 @@ func (Extractor) Name() string { return "composer" }
 
 // Wants reports whether p is a composer.lock or an installed.json.
 func (Extractor) Wants(p string, _ fs.FileMode) bool {
-	return path.Base(p) == "composer.lock" || strings.HasSuffix(p, "/vendor/composer/installed.json")
+	if path.Base(p) == "composer.lock" {
+		// Packages under vendor/ may ship their own composer.lock.
+		return !strings.Contains(p, "/vendor/")
+	}
+	return strings.HasSuffix(p, "/vendor/composer/installed.json")
 }
 
 type composerPkg struct {

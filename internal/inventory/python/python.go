@@ -47,6 +47,10 @@ func kind(p string) string {
 		return "metadata"
 	case strings.HasSuffix(base, ".egg-info"):
 		return "metadata" // a single-file egg-info
+	case installedTree(p):
+		// Lockfiles shipped inside installed packages are not what the
+		// image installed.
+		return ""
 	case base == "poetry.lock":
 		return "poetry"
 	case base == "Pipfile.lock":
@@ -55,6 +59,10 @@ func kind(p string) string {
 		return "requirements"
 	}
 	return ""
+}
+
+func installedTree(p string) bool {
+	return strings.Contains(p, "/site-packages/") || strings.Contains(p, "/dist-packages/") || strings.Contains(p, "/node_modules/")
 }
 
 // Extract parses the file named by p.

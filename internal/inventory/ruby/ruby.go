@@ -30,7 +30,9 @@ func (Extractor) Name() string { return "ruby" }
 func (Extractor) Wants(p string, _ fs.FileMode) bool {
 	base := path.Base(p)
 	if base == "Gemfile.lock" || base == "gems.locked" {
-		return true
+		// Installed gems often ship their own Gemfile.lock
+		// (.../gems/<name>-<version>/Gemfile.lock): not the app's.
+		return !strings.Contains(p, "/gems/") && !strings.Contains(p, "/node_modules/")
 	}
 	// Default gems (bundled with Ruby) live in specifications/default/.
 	return strings.HasSuffix(base, ".gemspec") &&

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -39,7 +40,9 @@ func (Extractor) Name() string { return "rust" }
 // an auditable binary; the ELF check happens in Extract).
 func (Extractor) Wants(p string, mode fs.FileMode) bool {
 	if path.Base(p) == "Cargo.lock" {
-		return true
+		// Crates in cargo's registry cache and vendored crates ship their
+		// own lockfiles: not the app's.
+		return !strings.Contains(p, "/.cargo/") && !strings.Contains(p, "/vendor/")
 	}
 	return mode.IsRegular() && mode.Perm()&0o111 != 0
 }
