@@ -204,7 +204,7 @@ func download(ctx context.Context, o UpdateOptions, eco, u string, prev *Source,
 			fmt.Fprintf(o.Log, "%s: attempt %d failed: %v\n", eco, attempt+1, err)
 		}
 	}
-	return "", Source{}, fmt.Errorf("download %s: giving up after %d attempts: %w", u, o.Retries+1, lastErr)
+	return "", Source{}, fmt.Errorf("%w (gave up after %d attempts)", lastErr, o.Retries+1)
 }
 
 func downloadOnce(ctx context.Context, o UpdateOptions, eco, u string, prev *Source, dir string) (string, Source, error) {
