@@ -23,16 +23,26 @@ func Compare(ecosystem, a, b string) (int, error) {
 	return compareParsed(ecosystem, va, b)
 }
 
-func parse(ecosystem, v string) (semantic.Version, error) {
-	pv, err := semantic.Parse(normVersion(ecosystem, v), ecosystem)
+func parse(ecosystem, v string) (pv semantic.Version, err error) {
+	defer func() {
+		if r := recover(); r != nil { // hostile version strings must not end a scan
+			pv, err = nil, fmt.Errorf("%s version %q: unparseable: %v", ecosystem, v, r)
+		}
+	}()
+	pv, err = semantic.Parse(normVersion(ecosystem, v), ecosystem)
 	if err != nil {
 		return nil, fmt.Errorf("%s version %q: %w", ecosystem, v, err)
 	}
 	return pv, nil
 }
 
-func compareParsed(ecosystem string, a semantic.Version, b string) (int, error) {
-	c, err := a.CompareStr(normVersion(ecosystem, b))
+func compareParsed(ecosystem string, a semantic.Version, b string) (c int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = 0, fmt.Errorf("%s version %q: unparseable: %v", ecosystem, b, r)
+		}
+	}()
+	c, err = a.CompareStr(normVersion(ecosystem, b))
 	if err != nil {
 		return 0, fmt.Errorf("%s version %q: %w", ecosystem, b, err)
 	}
