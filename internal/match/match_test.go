@@ -369,3 +369,37 @@ func TestPurlDistroEcosystem(t *testing.T) {
 		t.Errorf("perl-base from an SBOM: %d findings, want 13", len(fs))
 	}
 }
+
+// A DSA naming two CVEs folds into the two CVE findings when both have
+// their own records; alone it stays a finding of its own.
+func TestUmbrellaAdvisory(t *testing.T) {
+	rec := func(id string, extra map[string]any, fixed string) map[string]any {
+		r := map[string]any{"id": id, "affected": []any{map[string]any{"package": map[string]any{"ecosystem": "Debian:12", "name": "curl"},
+			"ranges": []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": fixed}}}}}}}
+		for k, v := range extra {
+			r[k] = v
+		}
+		return r
+	}
+	p := inventory.Package{Name: "libcurl4", Version: "7.88.1-10", SourceName: "curl", Ecosystem: "Debian", Type: "deb", Layer: -1}
+	osInfo := &inventory.OS{ID: "debian", VersionID: "12"}
+	db := buildDB(t, recordsDir(t,
+		rec("DSA-6000-1", map[string]any{"upstream": []string{"CVE-2026-10", "CVE-2026-11"}}, "7.88.1-10+deb12u9"),
+		rec("DEBIAN-CVE-2026-10", map[string]any{"upstream": []string{"CVE-2026-10"}}, "7.88.1-10+deb12u8"),
+		rec("DEBIAN-CVE-2026-11", map[string]any{"upstream": []string{"CVE-2026-11"}}, "7.88.1-10+deb12u9"),
+	))
+	fs := matchT(t, db, osInfo, Options{}, p)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.ID+"["+strings.Join(f.Aliases, ",")+"]@"+f.Package.FixedVersion)
+	}
+	sort.Strings(got)
+	want := "CVE-2026-10[DEBIAN-CVE-2026-10,DSA-6000-1]@7.88.1-10+deb12u9 CVE-2026-11[DEBIAN-CVE-2026-11,DSA-6000-1]@7.88.1-10+deb12u9"
+	if strings.Join(got, " ") != want {
+		t.Errorf("findings = %v\nwant %s", got, want)
+	}
+	db = buildDB(t, recordsDir(t, rec("DSA-6000-1", map[string]any{"upstream": []string{"CVE-2026-10", "CVE-2026-11"}}, "7.88.1-10+deb12u9")))
+	if fs := matchT(t, db, osInfo, Options{}, p); len(fs) != 1 || fs[0].ID != "DSA-6000-1" {
+		t.Errorf("DSA alone: %+v", fs)
+	}
+}

@@ -57,7 +57,50 @@ func mergeAliases(hits []hit) [][]hit {
 	for _, r := range order {
 		out = append(out, groups[r])
 	}
-	return out
+	return absorbUmbrellas(out)
+}
+
+// absorbUmbrellas folds an advisory that covers several vulnerabilities
+// (a DSA naming CVEs in "upstream") into the groups of those
+// vulnerabilities when every one of them has its own finding, so the CVEs
+// are reported once each and the DSA appears among their aliases.
+func absorbUmbrellas(groups [][]hit) [][]hit {
+	byName := map[string]int{}
+	for i, g := range groups {
+		for _, h := range g {
+			for _, n := range h.names() {
+				byName[n] = i
+			}
+		}
+	}
+	for i, g := range groups {
+		if len(g) != 1 || len(g[0].adv.Upstream) < 2 {
+			continue
+		}
+		var targets []int
+		for _, up := range g[0].adv.Upstream {
+			j, ok := byName[up]
+			if !ok || j == i {
+				targets = nil
+				break
+			}
+			targets = append(targets, j)
+		}
+		if targets == nil {
+			continue
+		}
+		for _, j := range targets {
+			groups[j] = append(groups[j], g[0])
+		}
+		groups[i] = nil
+	}
+	final := make([][]hit, 0, len(groups))
+	for _, g := range groups {
+		if g != nil {
+			final = append(final, g)
+		}
+	}
+	return final
 }
 
 // preferredID picks the finding ID among a group's names: a CVE ID when
