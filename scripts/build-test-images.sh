@@ -27,7 +27,7 @@
 set -euo pipefail
 
 # Bump when the way images are built changes: every image is rebuilt.
-SCRIPT_VERSION=1
+SCRIPT_VERSION=2
 ALL_IMAGES=(debian-base leaky gobin npm)
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -88,6 +88,14 @@ bh() { buildah --root "$st/root" --runroot "$st/run" --storage-driver vfs "$@"; 
 work="$(mktemp -d "$st/tmp/work.XXXXXX")"
 cleanup() {
   bh rm --all >/dev/null 2>&1 || true
+  # Keep only debian-base in the private storage (vfs copies every layer in
+  # full); derived images are rebuilt from it, and it is reloaded from its
+  # archive when missing.
+  local n
+  for n in "${ALL_IMAGES[@]}"; do
+    [ "$n" = debian-base ] || bh rmi --force "localhost/$n:latest" >/dev/null 2>&1 || true
+  done
+  bh rmi --prune >/dev/null 2>&1 || true
   rm -rf "$work"
   if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$out" 2>/dev/null || true; fi
 }
@@ -130,9 +138,8 @@ ensure_base() {
   bh inspect --type image localhost/debian-base:latest >/dev/null 2>&1 && return 0
   outputs_exist debian-base || die "debian-base outputs missing; build it first"
   log "loading debian-base into private storage"
-  bh pull --quiet --signature-policy "$st/policy.json" "oci-archive:$out/debian-base.oci.tar" >/dev/null
   local id
-  id="$(bh images --quiet --no-trunc --filter "label=org.kensa.test-image=debian-base" | head -n1)"
+  id="$(bh pull --quiet --signature-policy "$st/policy.json" "oci-archive:$out/debian-base.oci.tar" | tail -n1)"
   [ -n "$id" ] || die "could not load debian-base from $out/debian-base.oci.tar"
   bh tag "$id" localhost/debian-base:latest
 }
@@ -150,15 +157,15 @@ export_image() {
   mv "$out/$n.oci.tmp" "$out/$n.oci"
 }
 
-# bud NAME CONTEXT [buildah bud args...]: build testdata/images/NAME/Dockerfile.
+# bud NAME CONTEXT: build testdata/images/NAME/Dockerfile as localhost/NAME,
+# one layer and one history entry per instruction, as docker does (no extra
+# --label: history must match the Dockerfile step for step).
 bud() {
   local n="$1" ctx="$2"
-  shift 2
   bh rmi --force "localhost/$n:latest" >/dev/null 2>&1 || true
   bh bud --quiet --isolation chroot --pull=never --layers --no-cache \
     --signature-policy "$st/policy.json" \
-    --label "org.kensa.test-image=$n" \
-    -f "$repo/testdata/images/$n/Dockerfile" -t "localhost/$n:latest" "$@" "$ctx" >/dev/null
+    -f "$repo/testdata/images/$n/Dockerfile" -t "localhost/$n:latest" "$ctx" >/dev/null
 }
 
 # ---- debootstrap, cached outside the repo ---------------------------------
