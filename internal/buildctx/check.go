@@ -80,7 +80,10 @@ type Stats struct {
 	// DirsWalked the directories read.
 	FilesWalked, DirsWalked int
 	// FilesSent and BytesSent count what the builder receives after
-	// .dockerignore: non-directory entries and regular-file bytes.
+	// .dockerignore: non-directory entries and regular-file bytes. This is
+	// the whole filtered context, as the classic builder sends it and as
+	// BuildKit sends it for `COPY . .`; BuildKit transfers only the paths
+	// the COPY/ADD sources name when none of them is the whole context.
 	FilesSent int
 	BytesSent int64
 	// FilesExcluded counts walked files that .dockerignore excluded;
