@@ -230,14 +230,22 @@ func (m *Matcher) Empty() bool { return m == nil || len(m.pm.Patterns()) == 0 }
 // HasExceptions reports whether any `!` pattern exists.
 func (m *Matcher) HasExceptions() bool { return m != nil && m.pm.Exclusions() }
 
-// Excluded reports whether the slash-separated context-relative path (or one
-// of its parent directories) is excluded and not re-included by a later `!`
-// exception, as BuildKit decides for a path it is asked to open.
+// Excluded reports whether BuildKit leaves the slash-separated
+// context-relative path out of the context it sends: the path is evaluated
+// component by component with each parent's per-pattern results (as
+// BuildKit's walker does, which differs in corner cases from
+// patternmatcher's MatchesOrParentMatches, e.g. `a/b` then `!a` keeps
+// a/b/f excluded), and it is also excluded when an ancestor directory is
+// excluded and pruned.
 func (m *Matcher) Excluded(path string) (bool, error) {
 	if m.Empty() {
 		return false, nil
 	}
-	return m.pm.MatchesOrParentMatches(cleanRel(path))
+	p := cleanRel(path)
+	if p == "." {
+		return false, nil
+	}
+	return m.excludedWalk(p)
 }
 
 // match evaluates path with its parent directory's per-pattern results, the

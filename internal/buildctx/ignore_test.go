@@ -344,3 +344,22 @@ func TestInvalidUTF8PatternRejected(t *testing.T) {
 		t.Fatalf("err = %v, want NUL error", err)
 	}
 }
+
+func TestExcludedUsesWalkSemantics(t *testing.T) {
+	ig, err := ParseIgnore([]byte("a/b\n!a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// MatchesOrParentMatches would re-include a/b/f through its parent "a";
+	// BuildKit's walker (and Excluded) keep it excluded.
+	for p, want := range map[string]bool{"a": false, "a/b": true, "a/b/f": true, "a/c": false, ".": false} {
+		got, err := ig.Matcher.Excluded(p)
+		if err != nil || got != want {
+			t.Errorf("Excluded(%q) = %v, %v; want %v", p, got, err, want)
+		}
+	}
+	dir := mkTree(t, map[string]string{"a/b/f": "", "a/c": ""})
+	if got := buildkitSent(t, dir, ig.Patterns); !equalStrings(got, []string{"a", "a/c"}) {
+		t.Errorf("buildkit sends %q", got)
+	}
+}
