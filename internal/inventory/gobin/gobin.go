@@ -43,7 +43,8 @@ func IsExecutable(content []byte) bool {
 }
 
 // Extract returns the main module (unless it is a local "(devel)" build),
-// every dependency (the replacement when one is recorded) and the Go
+// every dependency (the replacement when one is recorded; none for a local
+// directory replacement) and the Go
 // standard library as package "stdlib" at the toolchain version, the way
 // OSV's Go advisories name it. A file that is not a Go executable gives no
 // packages and no error.
@@ -70,12 +71,10 @@ func FromBuildInfo(path string, bi *debug.BuildInfo) []inventory.Package {
 	add(bi.Main.Path, bi.Main.Version)
 	for _, d := range bi.Deps {
 		if d.Replace != nil {
-			// A replacement by a local directory has no version: keep the
-			// module path and the version it replaced.
-			if d.Replace.Version != "" {
-				add(d.Replace.Path, d.Replace.Version)
-				continue
-			}
+			// A replacement by a local directory has no version: it is
+			// local code, which no advisory names.
+			add(d.Replace.Path, d.Replace.Version)
+			continue
 		}
 		add(d.Path, d.Version)
 	}

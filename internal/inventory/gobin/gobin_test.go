@@ -127,7 +127,7 @@ func TestFromBuildInfoReplace(t *testing.T) {
 	for _, p := range FromBuildInfo("/app", bi) {
 		got = append(got, p.Name+"@"+p.Version)
 	}
-	want := "example.com/app@1.4.0 example.com/fork/net@0.17.1-fix example.com/local@1.0.0 github.com/pkg/errors@0.9.1 stdlib@1.21.5"
+	want := "example.com/app@1.4.0 example.com/fork/net@0.17.1-fix github.com/pkg/errors@0.9.1 stdlib@1.21.5"
 	if strings.Join(got, " ") != want {
 		t.Errorf("got %v, want %s", got, want)
 	}

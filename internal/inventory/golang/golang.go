@@ -32,8 +32,8 @@ func (Extractor) Wants(p string, _ fs.FileMode) bool {
 		!strings.Contains(p, "/vendor/") && !strings.Contains(p, "/testdata/")
 }
 
-// Extract returns every required module, with replace directives applied
-// (a replacement by a local directory keeps the required version).
+// Extract returns every required module, with replace directives applied;
+// a module replaced by a local directory is local code and is left out.
 func (Extractor) Extract(p string, content []byte) ([]inventory.Package, error) {
 	if len(content) > MaxSize {
 		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for go.mod", p, len(content), MaxSize)
@@ -53,7 +53,10 @@ func (Extractor) Extract(p string, content []byte) ([]inventory.Package, error) 
 		if rp == nil {
 			rp = repl[mod+"@"]
 		}
-		if rp != nil && rp.New.Version != "" {
+		if rp != nil {
+			if rp.New.Version == "" {
+				continue // replaced by a local directory: local code
+			}
 			mod, ver = rp.New.Path, rp.New.Version
 		}
 		if mod == "" || ver == "" {
