@@ -36,17 +36,21 @@ func Import(o ImportOptions) (Meta, error) {
 	covered := map[string]bool{}
 	for _, p := range o.Paths {
 		ecos := map[string]bool{}
+		distinct := map[string]struct{}{}
 		n, err := ImportPath(p, func(a *Advisory) error {
 			for _, e := range a.ecosystems() {
 				ecos[e] = true
 			}
+			distinct[a.ID] = struct{}{}
 			return b.Add(a)
 		})
 		if err != nil {
 			b.Abort()
 			return Meta{}, err
 		}
-		src := Source{Name: sourceName(p), Origin: p, Records: n}
+		// Records counts distinct IDs (a folder may hold a record both as
+		// JSON and inside a zip).
+		src := Source{Name: sourceName(p), Origin: p, Records: len(distinct)}
 		if abs, err := filepath.Abs(p); err == nil {
 			src.Origin = abs
 		}
@@ -59,7 +63,7 @@ func Import(o ImportOptions) (Meta, error) {
 			covered[e] = true
 		}
 		if o.Log != nil {
-			fmt.Fprintf(o.Log, "%s: %d records\n", p, n)
+			fmt.Fprintf(o.Log, "%s: %d records read, %d distinct\n", p, n, len(distinct))
 		}
 	}
 	if !o.Replace {
