@@ -457,3 +457,28 @@ func TestRootfs(t *testing.T) {
 		t.Error("a file accepted as rootfs")
 	}
 }
+
+func TestRegistryInsecureTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(nopLogger())))
+	srv.Config.ErrorLog = nopLogger() // the refused handshakes are expected
+	srv.StartTLS()
+	defer srv.Close()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	host := strings.TrimPrefix(srv.URL, "https://")
+	img := randomImage(t, 1, "linux/amd64")
+	ref, _ := name.ParseReference(host + "/self-signed:1")
+	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), host+"/self-signed:1", Options{}); err == nil {
+		t.Error("self-signed registry accepted without --insecure")
+	}
+	im, err := Open(context.Background(), host+"/self-signed:1", Options{Insecure: true})
+	if err != nil {
+		t.Fatalf("--insecure: %v", err)
+	}
+	defer im.Close()
+	if _, err := walkAll(t, im); err != nil {
+		t.Fatal(err)
+	}
+}
