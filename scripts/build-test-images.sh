@@ -269,12 +269,35 @@ order=()
 for n in "${ALL_IMAGES[@]}"; do
   case " ${want[*]} " in *" $n "*) order+=("$n") ;; *) [ "$n" = debian-base ] && order+=("$n") ;; esac
 done
+# debian-base first (every other image is FROM it), then the others in
+# parallel: their builds overlap network (apt, npm), CPU (go build) and disk.
+t0=$SECONDS
+build_debian_base
+took[debian-base]=$((SECONDS - t0))
+[ "${status[debian-base]}" = reused ] || log "debian-base built in ${took[debian-base]}s"
+ensure_base
+declare -A pid
 for n in "${order[@]}"; do
-  t0=$SECONDS
-  "build_${n//-/_}"
-  took[$n]=$((SECONDS - t0))
+  [ "$n" = debian-base ] && continue
+  (
+    t0=$SECONDS
+    "build_${n//-/_}"
+    echo "${status[$n]} $((SECONDS - t0))" >"$work/$n.result"
+  ) >"$work/$n.log" 2>&1 &
+  pid[$n]=$!
+done
+failed=()
+for n in "${!pid[@]}"; do
+  if ! wait "${pid[$n]}"; then
+    failed+=("$n")
+    echo "---- $n build log (tail)" >&2
+    tail -n 30 "$work/$n.log" >&2
+    continue
+  fi
+  read -r status[$n] took[$n] <"$work/$n.result"
   [ "${status[$n]}" = reused ] || log "$n built in ${took[$n]}s"
 done
+[ ${#failed[@]} -eq 0 ] || die "failed to build: ${failed[*]}"
 
 size() { du -sh "$1" 2>/dev/null | cut -f1; }
 printf '\n%-12s %-7s %6s %10s %10s %10s\n' IMAGE STATUS TIME docker.tar oci.tar oci/
