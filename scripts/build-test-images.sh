@@ -171,6 +171,7 @@ bud() {
 # ---- debootstrap, cached outside the repo ---------------------------------
 deb_tar="$cache/debootstrap-bookworm-minbase.tar.gz"
 deb_pkgs="$cache/debootstrap-bookworm-minbase.dpkg-query.txt"
+# shellcheck disable=SC2016 # dpkg-query expands these, not the shell
 DPKG_FORMAT='${binary:Package}\t${Version}\t${source:Package}\t${source:Version}\n'
 
 debootstrap_base() {
@@ -294,7 +295,7 @@ for n in "${!pid[@]}"; do
     tail -n 30 "$work/$n.log" >&2
     continue
   fi
-  read -r status[$n] took[$n] <"$work/$n.result"
+  read -r "status[$n]" "took[$n]" <"$work/$n.result"
   [ "${status[$n]}" = reused ] || log "$n built in ${took[$n]}s"
 done
 [ ${#failed[@]} -eq 0 ] || die "failed to build: ${failed[*]}"

@@ -9,8 +9,9 @@
 # Environment: KENSA_TEST_IMAGES (image folder, see build-test-images.sh),
 # KENSA_TEST_TIMEOUT (go test -timeout, default 20m).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$(go env GOPATH)/bin:$PATH"
+cd "$(dirname "$0")/.." || exit 1
+PATH="$(go env GOPATH)/bin:$PATH"
+export PATH
 
 phases=()
 failed=()
@@ -38,7 +39,7 @@ phase() {
 
 gofmt_check() {
   local bad
-  bad="$(gofmt -l $(git ls-files -co --exclude-standard '*.go' | grep -v '/testdata/') 2>&1)"
+  bad="$(git ls-files -z -co --exclude-standard '*.go' | grep -zv '/testdata/' | xargs -0 -r gofmt -l 2>&1)"
   [ -z "$bad" ] || { echo "gofmt needed:"; echo "$bad"; return 1; }
 }
 
