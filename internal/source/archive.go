@@ -20,6 +20,21 @@ func openArchive(p string, o Options) (*Image, error) {
 	if err != nil {
 		return nil, &Error{Target: p, Err: err}
 	}
+	return openTarStore(s, p, o)
+}
+
+// OpenArchiveReader opens an image archive held in ra (size bytes); name
+// is used in messages. The caller keeps ra open while the image is used.
+func OpenArchiveReader(name string, ra io.ReaderAt, size int64, o Options) (*Image, error) {
+	s, err := newTarStoreAt(ra, size)
+	if err != nil {
+		return nil, &Error{Target: name, Err: err}
+	}
+	return openTarStore(s, name, o)
+}
+
+func openTarStore(s *tarStore, p string, o Options) (*Image, error) {
+	var err error
 	var im *Image
 	switch {
 	case s.has("manifest.json"):

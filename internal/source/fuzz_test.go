@@ -4,8 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kensa-sec/kensa/internal/layerfs"
@@ -32,12 +31,11 @@ func FuzzOpenArchive(f *testing.F) {
 	f.Add(docker.Bytes())
 	f.Add(oci.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "fuzz.tar")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		im, err := Open(context.Background(), p, Options{})
+		im, err := OpenArchiveReader("fuzz.tar", bytes.NewReader(data), int64(len(data)), Options{})
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.tar: ") {
+				t.Fatalf("error does not name the input: %v", err)
+			}
 			return
 		}
 		defer im.Close()

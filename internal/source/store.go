@@ -60,8 +60,9 @@ type member struct {
 // indexed once and members are read in place (io.SectionReader, safe for
 // parallel readers); compressed archives are rescanned per open.
 type tarStore struct {
-	path    string
-	f       *os.File // uncompressed archives only
+	ra      io.ReaderAt
+	size    int64
+	closer  io.Closer
 	members map[string]member
 	links   map[string]string // symlink and hardlink members → target
 	compr   string            // "", "gzip", "zstd"
@@ -77,28 +78,39 @@ func cleanMember(name string) string {
 // hold a few files per layer; more means this is no image archive).
 const maxArchiveMembers = 1 << 20
 
-// newTarStore indexes the archive at p.
+// newTarStore indexes the archive file at p.
 func newTarStore(p string) (*tarStore, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s, err := newTarStoreAt(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.closer = f
+	return s, nil
+}
+
+// newTarStoreAt indexes the archive held by ra (size bytes).
+func newTarStoreAt(ra io.ReaderAt, size int64) (*tarStore, error) {
 	head := make([]byte, 4)
-	n, _ := io.ReadFull(f, head)
-	s := &tarStore{path: p, members: map[string]member{}, links: map[string]string{}}
+	n, _ := ra.ReadAt(head, 0)
+	s := &tarStore{ra: ra, size: size, members: map[string]member{}, links: map[string]string{}}
 	switch {
 	case n >= 2 && head[0] == 0x1f && head[1] == 0x8b:
 		s.compr = "gzip"
 	case n == 4 && bytes.Equal(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		s.compr = "zstd"
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
-	}
 	if s.compr != "" {
-		defer f.Close()
-		rc, err := s.decompress(f)
+		rc, err := s.decompress(io.NewSectionReader(ra, 0, size))
 		if err != nil {
 			return nil, err
 		}
@@ -108,22 +120,15 @@ func newTarStore(p string) (*tarStore, error) {
 		}
 		return s, nil
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := s.index(tar.NewReader(f), func() (int64, error) { return f.Seek(0, io.SeekCurrent) }); err != nil {
-		f.Close()
+	sr := io.NewSectionReader(ra, 0, size)
+	if err := s.index(tar.NewReader(sr), func() (int64, error) { return sr.Seek(0, io.SeekCurrent) }); err != nil {
 		return nil, err
 	}
 	for name, m := range s.members {
-		if m.off+m.size > st.Size() {
-			f.Close()
-			return nil, fmt.Errorf("archive truncated: member %s ends at byte %d, file has %d", name, m.off+m.size, st.Size())
+		if m.off+m.size > size {
+			return nil, fmt.Errorf("archive truncated: member %s ends at byte %d, file has %d", name, m.off+m.size, size)
 		}
 	}
-	s.f = f
 	return s, nil
 }
 
@@ -221,17 +226,12 @@ func (s *tarStore) open(name string) (io.ReadCloser, int64, error) {
 		return nil, 0, fmt.Errorf("%s: %w", name, fs.ErrNotExist)
 	}
 	m := s.members[real]
-	if s.f != nil {
-		return io.NopCloser(io.NewSectionReader(s.f, m.off, m.size)), m.size, nil
+	if s.compr == "" {
+		return io.NopCloser(io.NewSectionReader(s.ra, m.off, m.size)), m.size, nil
 	}
 	// Compressed archive: scan to the member.
-	f, err := os.Open(s.path)
+	rc, err := s.decompress(io.NewSectionReader(s.ra, 0, s.size))
 	if err != nil {
-		return nil, 0, err
-	}
-	rc, err := s.decompress(f)
-	if err != nil {
-		f.Close()
 		return nil, 0, err
 	}
 	tr := tar.NewReader(rc)
@@ -239,18 +239,17 @@ func (s *tarStore) open(name string) (io.ReadCloser, int64, error) {
 		hdr, err := tr.Next()
 		if err != nil {
 			rc.Close()
-			f.Close()
 			return nil, 0, fmt.Errorf("%s: rescanning archive: %w", name, err)
 		}
 		if hdr.Typeflag == tar.TypeReg && cleanMember(hdr.Name) == real {
-			return &multiCloser{Reader: tr, closers: []io.Closer{rc, f}}, hdr.Size, nil
+			return &multiCloser{Reader: tr, closers: []io.Closer{rc}}, hdr.Size, nil
 		}
 	}
 }
 
 func (s *tarStore) Close() error {
-	if s.f != nil {
-		return s.f.Close()
+	if s.closer != nil {
+		return s.closer.Close()
 	}
 	return nil
 }
