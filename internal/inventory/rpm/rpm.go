@@ -10,7 +10,6 @@ package rpm
 
 import (
 	"bytes"
-	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver rpmdb uses
@@ -33,7 +33,13 @@ type Extractor struct {
 	// TempDir is where the database is copied for the reader; "" means
 	// os.TempDir().
 	TempDir string
+	// Timeout bounds the time spent reading one database; 0 means
+	// DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout bounds reading one rpm database.
+const DefaultTimeout = 30 * time.Second
 
 // Name identifies the extractor.
 func (Extractor) Name() string { return "rpm" }
@@ -86,14 +92,12 @@ func (e Extractor) Extract(p string, content []byte) (pkgs []inventory.Package, 
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	db, err := rpmdb.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: open rpm database: %w", p, err)
+	if err := checkNDB(content); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	defer db.Close()
-	list, err := db.ListPackages()
+	list, err := e.list(file)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read rpm database: %w", p, err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	var out []inventory.Package
 	for _, r := range list {
@@ -105,17 +109,44 @@ func (e Extractor) Extract(p string, content []byte) (pkgs []inventory.Package, 
 	return out, nil
 }
 
-func checkSQLite(file string) error {
-	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
-	if err != nil {
-		return fmt.Errorf("open sqlite: %w", err)
+// list reads the database with the reader library, giving up after
+// Timeout (a corrupt Berkeley DB file can keep it busy for minutes; the
+// abandoned reader finishes in the background).
+func (e Extractor) list(file string) ([]*rpmdb.PackageInfo, error) {
+	timeout := e.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
-	defer db.Close()
-	rows, err := db.Query("SELECT blob FROM Packages LIMIT 1")
-	if err != nil {
-		return fmt.Errorf("not an rpm sqlite database: %w", err)
+	type result struct {
+		list []*rpmdb.PackageInfo
+		err  error
 	}
-	return rows.Close()
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if x := recover(); x != nil {
+				r = result{err: fmt.Errorf("corrupt rpm database: %v", x)}
+			}
+			done <- r
+		}()
+		db, err := rpmdb.Open(file)
+		if err != nil {
+			r.err = fmt.Errorf("open rpm database: %w", err)
+			return
+		}
+		defer db.Close()
+		r.list, r.err = db.ListPackages()
+		if r.err != nil {
+			r.err = fmt.Errorf("read rpm database: %w", r.err)
+		}
+	}()
+	select {
+	case r := <-done:
+		return r.list, r.err
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("rpm database not read within %v: corrupt?", timeout)
+	}
 }
 
 func newPackage(r *rpmdb.PackageInfo, p string) inventory.Package {

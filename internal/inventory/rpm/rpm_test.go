@@ -1,6 +1,7 @@
 package rpm
 
 import (
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,4 +133,33 @@ func FuzzRPMDB(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckHeaderBlob(t *testing.T) {
+	blob := func(il, dl int32, entries ...[4]uint32) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(il))
+		b = binary.BigEndian.AppendUint32(b, uint32(dl))
+		for _, e := range entries {
+			for _, v := range e {
+				b = binary.BigEndian.AppendUint32(b, v)
+			}
+		}
+		return append(b, make([]byte, max(dl, 0))...)
+	}
+	good := blob(1, 32, [4]uint32{1000, 6, 0, 1})
+	if err := checkHeaderBlob(good); err != nil {
+		t.Errorf("sound blob rejected: %v", err)
+	}
+	for name, b := range map[string][]byte{
+		"short":              {0, 0, 0},
+		"no tags":            blob(0, 0),
+		"2^31 tags":          append(blob(1, 0, [4]uint32{1000, 6, 0, 1})[:0:0], 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0),
+		"data beyond blob":   blob(1, 32, [4]uint32{1000, 6, 0, 1})[:30],
+		"huge string count":  blob(1, 32, [4]uint32{1000, 8, 0, 3909091328}),
+		"offset beyond data": blob(1, 32, [4]uint32{1000, 6, 4096, 1}),
+	} {
+		if err := checkHeaderBlob(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
