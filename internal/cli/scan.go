@@ -51,6 +51,10 @@ type scanOptions struct {
 	policy    *policy.Policy   // loaded once by loadPolicy
 	color     bool             // table colours (terminal, NO_COLOR)
 	now       func() time.Time // clock for ignore expiry and SBOM times (tests)
+	// scannersSet is true when --scanners (or KENSA_SCANNERS) was given:
+	// an explicitly requested scanner that cannot run is an error, a
+	// default one is skipped with a warning.
+	scannersSet bool
 }
 
 // scannerEnabled reports whether --scanners includes s.
@@ -94,6 +98,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 			if err := bindEnv(cmd); err != nil {
 				return &InputError{Err: err}
 			}
+			o.scannersSet = cmd.Flags().Changed("scanners")
 			target := ""
 			if len(args) == 1 {
 				target = args[0]

@@ -44,7 +44,19 @@ func matchVulns(ctx context.Context, o *scanOptions, rep *finding.Report, stderr
 	db, err := vulndb.Open(path)
 	if err != nil {
 		if errors.Is(err, vulndb.ErrNoDB) {
-			return &InputError{Err: fmt.Errorf("no vulnerability database at %s: run `kensa db update` or `kensa db import`", path)}
+			msg := fmt.Sprintf("no vulnerability database at %s: run `kensa db update` or `kensa db import`", path)
+			if o.scannersSet {
+				return &InputError{Err: errors.New(msg)}
+			}
+			// vuln is on by default: without a database the other
+			// scanners still run, and the report says loudly that
+			// vulnerabilities were not checked.
+			note := "vulnerabilities NOT scanned: " + msg
+			rep.Notes = append(rep.Notes, note)
+			if !o.Quiet {
+				fmt.Fprintf(stderr, "kensa: warning: %s\n", note)
+			}
+			return nil
 		}
 		return &InputError{Err: err}
 	}

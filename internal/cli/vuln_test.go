@@ -71,7 +71,8 @@ func vulnScanJSON(t *testing.T, args ...string) *finding.Report {
 }
 
 func TestMatchVulnsNoDB(t *testing.T) {
-	o := &scanOptions{DBPath: filepath.Join(t.TempDir(), "none.db")}
+	// --scanners vuln given explicitly: a missing database is an input error.
+	o := &scanOptions{DBPath: filepath.Join(t.TempDir(), "none.db"), scannersSet: true}
 	rep := finding.NewReport("x", "sbom")
 	err := matchVulns(context.Background(), o, rep, new(bytes.Buffer))
 	if err == nil || !strings.Contains(err.Error(), "run `kensa db update` or `kensa db import`") {
@@ -79,6 +80,21 @@ func TestMatchVulnsNoDB(t *testing.T) {
 	}
 	if _, ok := err.(*InputError); !ok {
 		t.Errorf("err is %T, want *InputError (exit 2)", err)
+	}
+
+	// Default scanners: the scan goes on, and both the report and stderr
+	// say that vulnerabilities were not scanned.
+	o.scannersSet = false
+	var stderr bytes.Buffer
+	rep = finding.NewReport("x", "sbom")
+	if err := matchVulns(context.Background(), o, rep, &stderr); err != nil {
+		t.Fatalf("default scanners: err = %v, want a warning only", err)
+	}
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "vulnerabilities NOT scanned") {
+		t.Errorf("notes = %q, want the not-scanned warning", rep.Notes)
+	}
+	if !strings.Contains(stderr.String(), "warning: vulnerabilities NOT scanned") {
+		t.Errorf("stderr = %q, want the warning", stderr.String())
 	}
 }
 
