@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const stream = `{"Action":"run","Package":"p","Test":"TestA"}
+{"Action":"pass","Package":"p","Test":"TestA"}
+{"Action":"output","Package":"p","Test":"TestB","Output":"    b_test.go:9: tool missing\n"}
+{"Action":"skip","Package":"p","Test":"TestB"}
+{"Action":"pass","Package":"p","Elapsed":0.5}
+`
+
+func TestAuditSkips(t *testing.T) {
+	var out bytes.Buffer
+	if code := audit(strings.NewReader(stream), &out, nil); code != 1 {
+		t.Errorf("unallowed skip: exit %d, want 1\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "p TestB — b_test.go:9: tool missing [NOT ALLOWED]") {
+		t.Errorf("output lacks the skip reason:\n%s", out.String())
+	}
+	out.Reset()
+	allow := []allowRule{{re: regexp.MustCompile(`^p TestB$`), reason: "why"}}
+	if code := audit(strings.NewReader(stream), &out, allow); code != 0 {
+		t.Errorf("allowed skip: exit %d, want 0\n%s", code, out.String())
+	}
+}
+
+func TestAuditFailure(t *testing.T) {
+	s := `{"Action":"output","Package":"p","Test":"TestC","Output":"boom\n"}
+{"Action":"fail","Package":"p","Test":"TestC"}
+{"Action":"fail","Package":"p","Elapsed":1}
+`
+	var out bytes.Buffer
+	if code := audit(strings.NewReader(s), &out, nil); code != 1 || !strings.Contains(out.String(), "boom") {
+		t.Errorf("exit %d, output:\n%s", code, out.String())
+	}
+}
