@@ -299,6 +299,14 @@ func TestLeakyFixture(t *testing.T) {
 	if inHistory == 0 {
 		t.Errorf("no history created_by contains the ARG token; history: %q", e.createdBy)
 	}
+	added, deleted, err := layerOf(Path(t, Leaky, FormDocker), LeakySecretPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: added in layer %d, whited out in layer %d", LeakySecretPath, added, deleted)
+	if added < 1 || deleted != added+1 {
+		t.Errorf("%s added in layer %d and whited out in layer %d; want a layer above the base, deleted by the next", LeakySecretPath, added, deleted)
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +357,60 @@ func TestDebianBaseExtras(t *testing.T) {
 	defer f.Close()
 	if _, err := io.ReadFull(f, b); err != nil || b[0] != 0x1f || b[1] != 0x8b {
 		t.Errorf("rootfs tarball is not gzip: % x, %v", b, err)
+	}
+}
+
+// layerOf reads a docker-archive's layers in order and returns the index of
+// the layer that adds file and of the layer holding its whiteout (-1 if none).
+func layerOf(archive, file string) (added, deleted int, err error) {
+	fs, err := readTar(archive)
+	if err != nil {
+		return -1, -1, err
+	}
+	var m []struct{ Layers []string }
+	if err := fs.json("manifest.json", &m); err != nil || len(m) != 1 {
+		return -1, -1, fmt.Errorf("%s: manifest.json: %v", archive, err)
+	}
+	index := map[string]int{}
+	for i, l := range m[0].Layers {
+		index[path.Clean(l)] = i
+	}
+	added, deleted = -1, -1
+	whiteout := path.Join(path.Dir(file), ".wh."+path.Base(file))
+	f, err := os.Open(archive)
+	if err != nil {
+		return -1, -1, err
+	}
+	defer f.Close()
+	outer := tar.NewReader(f)
+	for {
+		h, err := outer.Next()
+		if errors.Is(err, io.EOF) {
+			return added, deleted, nil
+		}
+		if err != nil {
+			return -1, -1, fmt.Errorf("%s: %w", archive, err)
+		}
+		i, ok := index[path.Clean(h.Name)]
+		if !ok || h.Typeflag != tar.TypeReg {
+			continue
+		}
+		inner := tar.NewReader(outer)
+		for {
+			lh, err := inner.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return -1, -1, fmt.Errorf("%s: layer %d: %w", archive, i, err)
+			}
+			switch path.Clean(strings.TrimPrefix(lh.Name, "./")) {
+			case file:
+				added = i
+			case whiteout:
+				deleted = i
+			}
+		}
 	}
 }
 
