@@ -10,6 +10,7 @@ package rpm
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -92,6 +93,9 @@ func (e Extractor) Extract(p string, content []byte) (pkgs []inventory.Package, 
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
+	if err := checkBDB(content); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
 	if err := checkNDB(content); err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -136,7 +140,11 @@ func (e Extractor) list(file string) ([]*rpmdb.PackageInfo, error) {
 			return
 		}
 		defer db.Close()
-		r.list, r.err = db.ListPackages()
+		// The Berkeley DB reader checks ctx while following overflow
+		// page chains (which a corrupt file can make endless).
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		r.list, r.err = db.ListPackagesWithContext(ctx)
 		if r.err != nil {
 			r.err = fmt.Errorf("read rpm database: %w", r.err)
 		}

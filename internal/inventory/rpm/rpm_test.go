@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kensa-sec/kensa/internal/inventory"
 )
@@ -124,7 +125,7 @@ func FuzzRPMDB(f *testing.F) {
 	tmp := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, p := range []string{"/var/lib/rpm/Packages", "/var/lib/rpm/Packages.db"} {
-			pkgs, err := Extractor{TempDir: tmp}.Extract(p, b)
+			pkgs, err := Extractor{TempDir: tmp, Timeout: 2 * time.Second}.Extract(p, b)
 			if err != nil {
 				continue
 			}

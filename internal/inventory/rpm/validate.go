@@ -10,8 +10,9 @@ import (
 // The reader library trusts the counts and lengths inside a database: a
 // corrupt or hostile one can make it allocate gigabytes, loop for minutes
 // or print to stdout. These checks reject such databases first, for the
-// formats whose blobs are easy to reach (SQLite and NDB); Berkeley DB
-// files rely on the time limit in Extract.
+// formats whose blobs are easy to reach (SQLite and NDB); for Berkeley DB
+// files the metadata page is checked and the reader runs under the time
+// limit of Extract.
 
 const (
 	maxHeaderTags  = 0xffff    // rpm's hdrchkTags
@@ -68,6 +69,32 @@ func checkSQLite(file string) error {
 		}
 	}
 	return rows.Err()
+}
+
+// checkBDB checks the metadata page of a Berkeley DB hash file: a page
+// size rpm can write and a last page inside the file.
+func checkBDB(b []byte) error {
+	if len(b) < 72 {
+		return nil
+	}
+	var order binary.ByteOrder
+	switch {
+	case binary.LittleEndian.Uint32(b[12:]) == 0x061561:
+		order = binary.LittleEndian
+	case binary.BigEndian.Uint32(b[12:]) == 0x061561:
+		order = binary.BigEndian
+	default:
+		return nil // not a Berkeley DB hash file
+	}
+	pageSize := int64(order.Uint32(b[20:]))
+	last := int64(order.Uint32(b[32:]))
+	if pageSize < 512 || pageSize > 65536 || pageSize&(pageSize-1) != 0 {
+		return fmt.Errorf("page size %d in the Berkeley DB metadata", pageSize)
+	}
+	if (last+1)*pageSize > int64(len(b)) {
+		return fmt.Errorf("the Berkeley DB metadata claims %d pages of %d bytes in %d bytes", last+1, pageSize, len(b))
+	}
+	return nil
 }
 
 var (
