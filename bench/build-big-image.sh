@@ -85,6 +85,8 @@ for dest in "docker-archive:$out/big.docker.tar:big:latest" "oci-archive:$out/bi
   bh push --quiet --signature-policy "$st/policy.json" localhost/big:latest "$dest"
 done
 echo "$stamp" >"$out/big.inputs"
-if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$out"; fi
+if [ -n "${SUDO_UID:-}" ]; then
+  find "$out" -mindepth 1 -maxdepth 1 -name 'big.*' -exec chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" {} +
+fi
 printf 'big image in %ss: docker.tar %s, oci.tar %s, oci/ %s (in %s)\n' "$((SECONDS - t0))" \
   "$(du -sh "$out/big.docker.tar" | cut -f1)" "$(du -sh "$out/big.oci.tar" | cut -f1)" "$(du -sh "$out/big.oci" | cut -f1)" "$out"

@@ -97,7 +97,11 @@ cleanup() {
   done
   bh rmi --prune >/dev/null 2>&1 || true
   rm -rf "$work"
-  if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$out" 2>/dev/null || true; fi
+  # Hand the exports (not the private storage: its files carry the images'
+  # own ownership) back to the user who ran sudo.
+  if [ -n "${SUDO_UID:-}" ]; then
+    find "$out" -mindepth 1 -maxdepth 1 ! -name .buildah -exec chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" {} + 2>/dev/null || true
+  fi
 }
 trap cleanup EXIT
 
