@@ -21,8 +21,14 @@ summary() {
   echo "== phase timings"
   for p in "${phases[@]}"; do echo "   $p"; done
   echo "   total: $((SECONDS - t_start))s"
+  if [ -s "$testlog" ] && grep -qE '^(FAIL|--- FAIL|panic:)' "$testlog"; then
+    echo "== failing tests and packages"
+    grep -E '^(FAIL|--- FAIL|panic:)' "$testlog" | sed 's/^/   /'
+  fi
+  rm -f "$testlog"
   if [ ${#failed[@]} -gt 0 ]; then echo "== FAILED: ${failed[*]}"; else echo "== all phases passed"; fi
 }
+testlog="$(mktemp)"
 trap summary EXIT
 
 # phase NAME CMD...: run CMD, record its time and whether it failed.
@@ -48,5 +54,6 @@ phase build-images ./scripts/build-test-images.sh || exit 1
 phase gofmt gofmt_check
 phase vet go vet ./...
 phase staticcheck staticcheck ./...
-phase "go test" go test -count=1 -timeout "${KENSA_TEST_TIMEOUT:-20m}" ./...
+go_test() { go test -count=1 -timeout "${KENSA_TEST_TIMEOUT:-20m}" ./... 2>&1 | tee "$testlog"; }
+phase "go test" go_test
 [ ${#failed[@]} -eq 0 ]
