@@ -88,12 +88,7 @@ func Merge(layers []*LayerFacts) *Image {
 				opaques = append(opaques, e.Path)
 			}
 		}
-		for _, p := range removes {
-			im.deleteTree(p, i, true)
-		}
-		for _, p := range opaques {
-			im.deleteTree(p, i, false)
-		}
+		im.deleteMany(removes, opaques, i)
 		for _, e := range l.Entries {
 			if e.Whiteout {
 				continue
