@@ -21,14 +21,15 @@ summary() {
   echo "== phase timings"
   for p in "${phases[@]}"; do echo "   $p"; done
   echo "   total: $((SECONDS - t_start))s"
-  if [ -s "$testlog" ] && grep -qE '^(FAIL|--- FAIL|panic:)' "$testlog"; then
-    echo "== failing tests and packages"
-    grep -E '^(FAIL|--- FAIL|panic:)' "$testlog" | sed 's/^/   /'
+  if [ -s "$testlog" ] && grep -qE '^(fail |--- FAIL|panic:|.*NOT ALLOWED)' "$testlog"; then
+    echo "== failing tests, packages and unallowed skips"
+    grep -E '^(fail |--- FAIL|panic:|.*NOT ALLOWED)' "$testlog" | sed 's/^/   /'
   fi
   rm -f "$testlog"
   if [ ${#failed[@]} -gt 0 ]; then echo "== FAILED: ${failed[*]}"; else echo "== all phases passed"; fi
 }
 testlog="$(mktemp)"
+auditbin="$(mktemp -d)/testaudit"
 trap summary EXIT
 
 # phase NAME CMD...: run CMD, record its time and whether it failed.
@@ -54,6 +55,13 @@ phase build-images ./scripts/build-test-images.sh || exit 1
 phase gofmt gofmt_check
 phase vet go vet ./...
 phase staticcheck staticcheck ./...
-go_test() { go test -count=1 -timeout "${KENSA_TEST_TIMEOUT:-20m}" ./... 2>&1 | tee "$testlog"; }
+# go test runs through tools/testaudit: it prints failing tests' output and a
+# per-package summary, and fails the phase on any skipped test that is not
+# in .ci/allowed-skips (a skip must never pass as a success).
+go_test() {
+  go build -o "$auditbin" ./tools/testaudit || return 1
+  go test -json -count=1 -timeout "${KENSA_TEST_TIMEOUT:-20m}" ./... 2>&1 |
+    "$auditbin" -allow .ci/allowed-skips | tee "$testlog"
+}
 phase "go test" go_test
 [ ${#failed[@]} -eq 0 ]

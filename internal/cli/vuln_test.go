@@ -7,11 +7,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/kensa-sec/kensa/internal/testimages"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -23,26 +23,11 @@ import (
 	"github.com/kensa-sec/kensa/internal/vulndb"
 )
 
-// vulnRepoRoot is the module root (two folders above this file).
-func vulnRepoRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// vulnTestImage returns a docker-archive built by scripts/build-test-images.sh
-// (in $KENSA_TEST_IMAGES, default <repo>/.cache/testimages).
+// vulnTestImage returns the docker-archive of a test image built by
+// scripts/build-test-images.sh; a missing image fails the test.
 func vulnTestImage(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("KENSA_TEST_IMAGES")
-	if dir == "" {
-		dir = filepath.Join(vulnRepoRoot(t), ".cache", "testimages")
-	}
-	p := filepath.Join(dir, name+".docker.tar")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test image %s not built (run scripts/build-test-images.sh %s): %v", name, name, err)
-	}
-	return p
+	return testimages.Path(t, name, "docker")
 }
 
 // vulnImportDB builds a vulnerability database from paths.
