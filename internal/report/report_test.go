@@ -150,7 +150,7 @@ func TestTableContent(t *testing.T) {
 		"package openssl 3.0.11-1~deb12u1 → 3.0.13-1~deb12u1",
 		"Dockerfile:3",
 		"Summary: 8 findings (CRITICAL 2, HIGH 5, MEDIUM 1, LOW 0, INFO 0), 1 suppressed",
-		"Warning: vulnerability database is 5 days old",
+		"Note: vulnerability database is 5 days old",
 		"fix: Create an unprivileged user",
 	} {
 		if !strings.Contains(out, want) {

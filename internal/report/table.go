@@ -151,7 +151,7 @@ func (t *tableWriter) Write(w io.Writer, r *finding.Report) error {
 
 	fmt.Fprintf(bw, "\n%s\n", t.summary(r))
 	for _, n := range r.Notes {
-		fmt.Fprintf(bw, "%s %s\n", t.paint(sevColor[finding.SeverityMedium], "Warning:"), n)
+		fmt.Fprintf(bw, "%s %s\n", t.paint(sevColor[finding.SeverityMedium], "Note:"), n)
 	}
 	return bw.Flush()
 }
