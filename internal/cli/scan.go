@@ -44,7 +44,6 @@ type scanOptions struct {
 	DBPath        string
 	IgnoreUnfixed bool
 	VEX           []string
-	Offline       bool
 
 	// Set by runScan / finishScan, not by flags.
 	targetDir string           // folder whose kensa.yaml / .kensaignore apply
@@ -127,7 +126,6 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
-	f.BoolVar(&o.Offline, "offline", false, "never touch the network (registries excepted)")
 	return cmd
 }
 
