@@ -23,13 +23,16 @@ import (
 
 // imageScan is everything one image scan produced before policy and
 // writers: the opened source, the walk result, the merged view and the
-// step attribution. Image rules and tests read it.
+// step attribution. Image rules and tests read it. When the result came
+// from the image cache, walk and merged are nil: only the attribution
+// (digests, steps, layers) is restored.
 type imageScan struct {
-	src    *source.Image
-	walk   *layerfs.Result
-	merged *layerfs.Image
-	steps  []attrib.Step // every history entry
-	layers []attrib.Step // per layer
+	src     *source.Image
+	walk    *layerfs.Result
+	merged  *layerfs.Image
+	digests []string      // layer blob digests, by layer index
+	steps   []attrib.Step // every history entry
+	layers  []attrib.Step // per layer
 }
 
 // scanImage scans an image (archive, layout, registry) or a rootfs folder.
@@ -48,15 +51,55 @@ func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target s
 		return nil, nil, inputErrorf("--max-file-size %d: must not be negative", o.MaxFile)
 	}
 
-	wo := layerfs.WalkOptions{MaxFileSize: o.MaxFile, Analyzers: imageAnalyzers(o)}
+	reportKind := "image"
+	if kind == targetRootfs {
+		reportKind, target = "rootfs", o.Rootfs
+	}
+	rep := finding.NewReport(target, reportKind)
+	analyzers := imageAnalyzers(o)
+	var (
+		cacheDir string
+		ic       *imageCache
+		icKey    string
+	)
 	if !o.NoCache && kind != targetRootfs {
-		dir := o.CacheDir
-		if dir == "" {
-			if dir, err = layerfs.DefaultCacheDir(); err != nil {
+		cacheDir = o.CacheDir
+		if cacheDir == "" {
+			if cacheDir, err = layerfs.DefaultCacheDir(); err != nil {
 				return nil, nil, err
 			}
 		}
-		wo.Cache = &layerfs.Cache{Dir: dir}
+		ic = &imageCache{Dir: cacheDir}
+		dfPath := attributionDockerfilePath(o, kind, target)
+		icKey = ic.key(src, analyzers, o, dfPath)
+	}
+	var sc *imageScan
+	if res, ok := ic.get(icKey); ok {
+		sc = res.restore(rep, src)
+	} else {
+		if sc, err = analyzeImage(ctx, o, kind, target, src, analyzers, cacheDir, rep); err != nil {
+			return nil, nil, err
+		}
+		// A cache that cannot be written only costs speed.
+		_ = ic.put(icKey, newImageResult(rep, sc))
+	}
+	if o.scannerEnabled("vuln") {
+		if err := matchVulns(ctx, o, rep, stderr); err != nil {
+			return nil, nil, err
+		}
+		attributeFindings(rep.Findings, sc)
+	}
+	return rep, sc, nil
+}
+
+// analyzeImage walks the layers (through the layer cache under cacheDir,
+// when set), merges them and runs the image rules, filling rep with
+// everything that precedes vulnerability matching: misconfig and secret
+// findings, packages, OS, image info and notes.
+func analyzeImage(ctx context.Context, o *scanOptions, kind targetKind, target string, src *source.Image, analyzers []layerfs.Analyzer, cacheDir string, rep *finding.Report) (*imageScan, error) {
+	wo := layerfs.WalkOptions{MaxFileSize: o.MaxFile, Analyzers: analyzers}
+	if cacheDir != "" {
+		wo.Cache = &layerfs.Cache{Dir: cacheDir}
 	}
 	blobs := make([]layerfs.Blob, len(src.Layers))
 	for i, l := range src.Layers {
@@ -66,24 +109,22 @@ func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target s
 	if err != nil {
 		var le *layerfs.LayerError
 		if errors.As(err, &le) && !errors.Is(err, context.Canceled) {
-			return nil, nil, &InputError{Err: fmt.Errorf("%s: %w", target, err)}
+			return nil, &InputError{Err: fmt.Errorf("%s: %w", target, err)}
 		}
-		return nil, nil, fmt.Errorf("%s: %w", target, err)
+		return nil, fmt.Errorf("%s: %w", target, err)
 	}
 	sc := &imageScan{src: src, walk: res, merged: layerfs.Merge(res.Layers)}
+	for _, l := range res.Layers {
+		sc.digests = append(sc.digests, l.Digest)
+	}
 	sc.steps = attrib.Steps(src.Config, len(res.Layers))
 	if df, err := attributionDockerfile(o, kind, target); err != nil {
-		return nil, nil, err
+		return nil, err
 	} else if df != nil {
 		attrib.Match(sc.steps, df)
 	}
 	sc.layers = attrib.LayerSteps(sc.steps, len(res.Layers))
 
-	reportKind := "image"
-	if kind == targetRootfs {
-		reportKind, target = "rootfs", o.Rootfs
-	}
-	rep := finding.NewReport(target, reportKind)
 	rep.Image = imageInfo(sc)
 	if o.scannerEnabled("vuln") || o.scannerEnabled("inventory") {
 		rep.Packages, rep.OS = extract.Resolve(sc.merged)
@@ -116,13 +157,7 @@ func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target s
 	}
 	attributeFindings(rep.Findings, sc)
 	rep.Notes = append(rep.Notes, skippedNotes(res.Layers, src.Skipped())...)
-	if o.scannerEnabled("vuln") {
-		if err := matchVulns(ctx, o, rep, stderr); err != nil {
-			return nil, nil, err
-		}
-		attributeFindings(rep.Findings, sc)
-	}
-	return rep, sc, nil
+	return sc, nil
 }
 
 // openImageSource opens the target as an image, mapping bad input to exit 2.
@@ -172,11 +207,8 @@ func isTerminal(w io.Writer) bool {
 // attributionDockerfile returns the Dockerfile to trace layers to: the one
 // --dockerfile names or, for an archive, a Dockerfile next to it.
 func attributionDockerfile(o *scanOptions, kind targetKind, target string) (*dockerfile.File, error) {
-	p := o.Dockerfile
-	if p == "" && kind == targetImage {
-		if st, err := os.Stat(target); err == nil && !st.IsDir() {
-			p, _ = findDockerfile(filepath.Dir(target))
-		}
+	p := attributionDockerfilePath(o, kind, target)
+	if o.Dockerfile == "" {
 		if p == "" {
 			return nil, nil
 		}
@@ -196,19 +228,48 @@ func attributionDockerfile(o *scanOptions, kind targetKind, target string) (*doc
 	return df, nil
 }
 
+// attributionDockerfilePath returns the path attributionDockerfile
+// parses: --dockerfile, or for an archive target a Dockerfile next to it;
+// "" for none.
+func attributionDockerfilePath(o *scanOptions, kind targetKind, target string) string {
+	if o.Dockerfile != "" {
+		return o.Dockerfile
+	}
+	if kind != targetImage {
+		return ""
+	}
+	if st, err := os.Stat(target); err == nil && !st.IsDir() {
+		p, _ := findDockerfile(filepath.Dir(target))
+		return p
+	}
+	return ""
+}
+
 // attributeFindings fills each finding's layer digest, history step and
 // Dockerfile line from its layer index.
 func attributeFindings(fs []finding.Finding, sc *imageScan) {
 	fill := func(loc *finding.Location) {
 		if loc.LayerIndex == nil {
+			// Config findings (ENV, USER, EXPOSE) come from history
+			// entries that made no layer: the rules name the entry by
+			// its redacted text; trace that entry to its Dockerfile line.
+			if loc.Step != "" && loc.Dockerfile == "" {
+				for i := len(sc.steps) - 1; i >= 0; i-- {
+					st := sc.steps[i]
+					if st.Line > 0 && imagerules.RedactStep(st.CreatedBy) == loc.Step {
+						loc.Dockerfile, loc.DockerfileLine = st.Dockerfile, st.Line
+						break
+					}
+				}
+			}
 			return
 		}
 		i := *loc.LayerIndex
-		if i < 0 || i >= len(sc.layers) {
+		if i < 0 || i >= len(sc.layers) || i >= len(sc.digests) {
 			return
 		}
 		if loc.Layer == "" {
-			loc.Layer = sc.walk.Layers[i].Digest
+			loc.Layer = sc.digests[i]
 		}
 		st := sc.layers[i]
 		if loc.Step == "" {
@@ -220,8 +281,8 @@ func attributeFindings(fs []finding.Finding, sc *imageScan) {
 	}
 	for i := range fs {
 		if fs[i].Location.LayerIndex == nil && fs[i].Location.Layer != "" {
-			for j, l := range sc.walk.Layers {
-				if l.Digest == fs[i].Location.Layer {
+			for j, d := range sc.digests {
+				if d == fs[i].Location.Layer {
 					fs[i].Location.LayerIndex = finding.IntPtr(j)
 					break
 				}
