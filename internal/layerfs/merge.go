@@ -74,7 +74,13 @@ func (im *Image) FileContent(p string) ([]byte, bool) {
 // directory hides everything below it from lower layers (its own layer's
 // entries under it stay).
 func Merge(layers []*LayerFacts) *Image {
-	im := &Image{Layers: layers, Files: map[string]FileState{}, history: map[string][]Change{}}
+	// Sizing the maps for every entry up front avoids rehashing (and the
+	// old tables' garbage) as they grow: most paths appear in one layer.
+	n := 0
+	for _, l := range layers {
+		n += len(l.Entries)
+	}
+	im := &Image{Layers: layers, Files: make(map[string]FileState, n), history: make(map[string][]Change, n)}
 	for i, l := range layers {
 		// Deletions of this layer apply to lower layers only, so collect
 		// them first, then apply, then add this layer's entries.

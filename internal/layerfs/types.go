@@ -44,6 +44,10 @@ type File struct {
 	Entry
 	// Content holds the whole file (at most the walk's per-file cap; files
 	// above it are never offered and are recorded in LayerFacts.Skipped).
+	// It is only valid during Analyze: the walk reuses the buffer for the
+	// next file, so an analyzer must copy any bytes it keeps (string(b),
+	// append([]byte(nil), b...)) and must not hand Content to anything that
+	// outlives the call (goroutines, caches, sub-slices in its output).
 	Content []byte
 	// Layer is the index of the layer being walked.
 	Layer int

@@ -280,6 +280,7 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 	tr := tar.NewReader(r)
 	facts := &LayerFacts{Index: index, Digest: digest, Entries: []Entry{}}
 	var wanting []Analyzer
+	var buf []byte
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -316,7 +317,13 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 			facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("%d bytes, above the %d-byte content cap (--max-file-size)", e.Size, o.MaxFileSize)})
 			continue
 		}
-		content := make([]byte, e.Size)
+		// One buffer per layer walk, reused for every file: analyzers must
+		// not keep Content past Analyze (see File.Content), so a layer of
+		// many large files costs one buffer, not one per file.
+		if int64(cap(buf)) < e.Size {
+			buf = make([]byte, e.Size)
+		}
+		content := buf[:e.Size]
 		if _, err := io.ReadFull(tr, content); err != nil {
 			return nil, fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
 		}

@@ -486,3 +486,29 @@ func TestWalkThenMerge(t *testing.T) {
 		t.Errorf("new file: %+v", st)
 	}
 }
+
+// TestWalkReusesContentBuffer checks that reusing one content buffer per
+// layer never shows a file bytes of another: a large file, then smaller
+// and empty ones, then a larger one again, each seen with exactly its own
+// content and length.
+func TestWalkReusesContentBuffer(t *testing.T) {
+	big := strings.Repeat("A", 70000)
+	bigger := strings.Repeat("C", 90000)
+	tb := makeTar(t,
+		tarEntry{name: "big", typ: tar.TypeReg, mode: 0o644, body: big},
+		tarEntry{name: "small", typ: tar.TypeReg, mode: 0o644, body: "bb"},
+		tarEntry{name: "empty", typ: tar.TypeReg, mode: 0o644, body: ""},
+		tarEntry{name: "bigger", typ: tar.TypeReg, mode: 0o644, body: bigger},
+		tarEntry{name: "tail", typ: tar.TypeReg, mode: 0o644, body: "t"},
+	)
+	r := &recorder{}
+	if _, err := WalkTar(context.Background(), bytes.NewReader(tb), 0, WalkOptions{Analyzers: []Analyzer{r}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"/big": big, "/small": "bb", "/empty": "", "/bigger": bigger, "/tail": "t"}
+	for p, w := range want {
+		if got, ok := r.seen[p]; !ok || got != w {
+			t.Errorf("%s: got %d bytes (%.10q), want %d bytes", p, len(got), got, len(w))
+		}
+	}
+}
