@@ -8,9 +8,9 @@
 //
 //	go test -json ./... | go run ./tools/testaudit -allow .ci/allowed-skips
 //
-// The allow-list holds one `TestName<TAB or spaces>reason` per line (the
-// name is a regular expression matched against "pkg TestName"); `#` starts
-// a comment.
+// The allow-list holds one `PATTERN<TAB>reason` per line: PATTERN is a
+// regular expression matched against "<import path> <TestName>" (it may hold
+// spaces, hence the TAB); `#` starts a comment line.
 package main
 
 import (
@@ -63,7 +63,10 @@ func loadAllow(path string) ([]allowRule, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, reason, _ := strings.Cut(line, " ")
+		name, reason, ok := strings.Cut(line, "\t")
+		if !ok {
+			return nil, fmt.Errorf("allow-list %s:%d: want PATTERN<TAB>reason", path, i+1)
+		}
 		re, err := regexp.Compile(name)
 		if err != nil {
 			return nil, fmt.Errorf("allow-list %s:%d: %w", path, i+1, err)

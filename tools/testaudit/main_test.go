@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,5 +38,26 @@ func TestAuditFailure(t *testing.T) {
 	var out bytes.Buffer
 	if code := audit(strings.NewReader(s), &out, nil); code != 1 || !strings.Contains(out.String(), "boom") {
 		t.Errorf("exit %d, output:\n%s", code, out.String())
+	}
+}
+
+func TestLoadAllow(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/allow"
+	if err := os.WriteFile(p, []byte("# comment\nbuildctx TestA$\treason one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := loadAllow(p)
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("rules %v, err %v", rules, err)
+	}
+	if !rules[0].re.MatchString("x/internal/buildctx TestA") || rules[0].re.MatchString("x/internal/buildctx TestB") {
+		t.Errorf("pattern %q matches the wrong tests", rules[0].re)
+	}
+	for _, bad := range []string{"buildctx TestA reason with spaces only\n", "TestA\t\n", "(\treason\n"} {
+		os.WriteFile(p, []byte(bad), 0o644)
+		if _, err := loadAllow(p); err == nil {
+			t.Errorf("loadAllow accepted %q", bad)
+		}
 	}
 }
