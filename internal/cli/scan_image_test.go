@@ -321,8 +321,9 @@ func TestScanImageForms(t *testing.T) {
 		for _, want := range []string{
 			"KS-IM-005 /etc/secrets.txt layer=1 line=7 ", // COPY secrets.txt, deleted by the next RUN
 			"KS-SE-aws-access-key-id /etc/secrets.txt layer=1 line=7 ",
-			"KS-IM-003  layer=2 line=8 ", // ARG token in the RUN's history
-			"KS-IM-002 ",                 // AWS key in Env
+			"KS-IM-003  layer=2 line=8 ",   // ARG token in the RUN's history
+			"KS-IM-002  layer=-1 line=6 ",  // AWS key in Env, set by ENV at line 6 (no layer)
+			"KS-IM-011  layer=-1 line=13 ", // EXPOSE 22
 			"KS-IM-006 /usr/local/bin/suid-helper layer=6 line=12 ",
 		} {
 			if !strings.Contains(keys, want) {
