@@ -3,7 +3,6 @@ package layerfs
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,11 +12,12 @@ import (
 )
 
 // cacheFormat is bumped whenever the walk's output for the same layer
-// changes (entry normalization, LayerFacts shape).
-const cacheFormat = 1
+// changes (entry normalization, LayerFacts shape) or its encoding
+// (cachecodec.go) does. Format 1 was all JSON.
+const cacheFormat = 2
 
-// Cache stores LayerFacts on disk under Dir/layers/, one JSON file per
-// layer, keyed by the layer's DiffID, blob digest, the analyzers' names and
+// Cache stores LayerFacts on disk under Dir/layers/, one file per layer
+// (binary entries plus JSON for the rest, see cachecodec.go), keyed by the layer's DiffID, blob digest, the analyzers' names and
 // versions, and the walk options that change results. Writes are atomic
 // (temp file + rename); unreadable or corrupt entries count as misses and
 // are rewritten.
@@ -39,7 +39,7 @@ func (c *Cache) Key(diffID, digest string, o WalkOptions) string {
 }
 
 func (c *Cache) path(key string) string {
-	return filepath.Join(c.Dir, "layers", key[:2], key+".json")
+	return filepath.Join(c.Dir, "layers", key[:2], key+".bin")
 }
 
 // Get returns the cached facts for key, if present and sound; diffID is
@@ -52,11 +52,11 @@ func (c *Cache) Get(key, diffID string) (*LayerFacts, bool) {
 	if err != nil {
 		return nil, false
 	}
-	var f LayerFacts
-	if err := json.Unmarshal(b, &f); err != nil || f.DiffID != diffID || f.Entries == nil {
+	f, err := decodeFacts(b)
+	if err != nil || f.DiffID != diffID || f.Entries == nil {
 		return nil, false
 	}
-	return &f, true
+	return f, true
 }
 
 // Put stores f under key atomically.
@@ -66,7 +66,7 @@ func (c *Cache) Put(key string, f *LayerFacts) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("layer cache: %w", err)
 	}
-	b, err := json.Marshal(f)
+	b, err := encodeFacts(f)
 	if err != nil {
 		return fmt.Errorf("layer cache: encode %s: %w", f.DiffID, err)
 	}
