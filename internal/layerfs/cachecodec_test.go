@@ -3,8 +3,8 @@ package layerfs
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"io/fs"
 	"reflect"
 	"testing"
