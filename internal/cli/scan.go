@@ -152,6 +152,9 @@ func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr 
 	switch kind {
 	case targetDockerfile:
 		rep, err = scanDockerfile(ctx, o, target, stderr)
+		if err == nil {
+			err = scanBuiltImage(ctx, o, rep, target, stderr)
+		}
 	case targetImage, targetRootfs:
 		rep, err = scanImage(ctx, o, kind, target, stderr)
 	case targetSBOM:
@@ -271,4 +274,89 @@ func looksLikeReference(s string) bool {
 	}
 	_, err := name.ParseReference(s)
 	return err == nil
+}
+
+// imageArchiveSuffixes are the file names scanBuiltImage considers.
+var imageArchiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.zst"}
+
+// builtImages lists the image archives and OCI layouts directly inside dir.
+func builtImages(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			if fileExists(filepath.Join(p, "oci-layout")) {
+				out = append(out, p)
+			}
+			continue
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		for _, suf := range imageArchiveSuffixes {
+			if strings.HasSuffix(e.Name(), suf) {
+				if k, err := sniffFile(p); err == nil && k == targetImage {
+					out = append(out, p)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// scanBuiltImage completes the scan of a build-context folder that also
+// holds the image built from it (an image archive or OCI layout next to the
+// Dockerfile): the image is scanned too, its findings traced to the
+// Dockerfile's lines, and everything lands in one report. With several
+// images in the folder it only says how to scan one of them.
+func scanBuiltImage(ctx context.Context, o *scanOptions, rep *finding.Report, target string, stderr io.Writer) error {
+	st, err := os.Stat(target)
+	if err != nil || !st.IsDir() {
+		return nil
+	}
+	imgs := builtImages(target)
+	switch len(imgs) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%s holds %d images (%s): scan one with `kensa scan IMAGE --dockerfile DOCKERFILE` to trace its findings to the Dockerfile",
+			target, len(imgs), strings.Join(imgs, ", ")))
+		return nil
+	}
+	img := *o
+	if img.Dockerfile == "" {
+		img.Dockerfile, _ = findDockerfile(target)
+	} else if !filepath.IsAbs(img.Dockerfile) && !fileExists(img.Dockerfile) {
+		img.Dockerfile = filepath.Join(target, img.Dockerfile)
+	}
+	irep, err := scanImage(ctx, &img, targetImage, imgs[0], stderr)
+	if err != nil {
+		return fmt.Errorf("image %s built from %s: %w", imgs[0], target, err)
+	}
+	// Name the Dockerfile as the lint findings do: relative to the folder.
+	if rel, err := filepath.Rel(target, img.Dockerfile); err == nil {
+		relocate := func(l *finding.Location) {
+			if l.Dockerfile == img.Dockerfile {
+				l.Dockerfile = filepath.ToSlash(rel)
+			}
+		}
+		for i := range irep.Findings {
+			relocate(&irep.Findings[i].Location)
+			for j := range irep.Findings[i].Related {
+				relocate(&irep.Findings[i].Related[j])
+			}
+		}
+	}
+	rep.TargetKind = "dockerfile+image"
+	rep.Findings = append(rep.Findings, irep.Findings...)
+	rep.Suppressed = append(rep.Suppressed, irep.Suppressed...)
+	rep.Image, rep.OS, rep.Packages = irep.Image, irep.OS, irep.Packages
+	rep.Notes = append(rep.Notes, irep.Notes...)
+	return nil
 }
