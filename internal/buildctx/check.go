@@ -3,6 +3,7 @@ package buildctx
 import (
 	"context"
 	"fmt"
+	"github.com/kensa-sec/kensa/internal/bytesize"
 	"os"
 	"path"
 	"path/filepath"
@@ -166,7 +167,7 @@ func (ch *checker) noIgnore() {
 		return
 	}
 	st := ch.c.Stats
-	msg := fmt.Sprintf("build context %s has no .dockerignore: all %s (%s) are sent to the builder", ch.opts.Dir, plural(st.FilesSent, "file"), humanBytes(st.BytesSent))
+	msg := fmt.Sprintf("build context %s has no .dockerignore: all %s (%s) are sent to the builder", ch.opts.Dir, plural(st.FilesSent, "file"), bytesize.Format(st.BytesSent))
 	var present []string
 	for _, top := range []string{".git", "node_modules", ".env", "dist", "build", "target", "__pycache__", ".venv"} {
 		if _, ok := ch.c.Lookup(top); ok {
@@ -251,7 +252,7 @@ func (ch *checker) largeContext() {
 		maxB = DefaultMaxBytes
 	}
 	if maxB >= 0 && st.BytesSent > maxB {
-		why = append(why, fmt.Sprintf("%s sent (> %s)", humanBytes(st.BytesSent), humanBytes(maxB)))
+		why = append(why, fmt.Sprintf("%s sent (> %s)", bytesize.Format(st.BytesSent), bytesize.Format(maxB)))
 	}
 	if m := limit(ch.opts.MaxFiles, DefaultMaxFiles); m >= 0 && st.FilesSent > m {
 		why = append(why, fmt.Sprintf("%d files sent (> %d)", st.FilesSent, m))
@@ -269,7 +270,7 @@ func (ch *checker) largeContext() {
 		if e, ok := ch.c.Lookup(t.Name); ok && e.IsDir() {
 			name += "/"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", name, humanBytes(t.Bytes), plural(t.Files, "file")))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", name, bytesize.Format(t.Bytes), plural(t.Files, "file")))
 		if strings.HasSuffix(name, "/") {
 			names = append(names, name)
 		}
@@ -510,19 +511,6 @@ func gitRoot(p string) string {
 		}
 	}
 	return ""
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // plural formats a count with its noun: "1 file", "3 files".

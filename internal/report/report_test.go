@@ -146,7 +146,7 @@ func TestTableColor(t *testing.T) {
 func TestTableContent(t *testing.T) {
 	out := string(render(t, "table", Options{}, fixtureReport()))
 	for _, want := range []string{
-		"Efficiency: 96.3% (wasted 4.6 MB)",
+		"Efficiency: 96.3% (wasted 4.4 MiB)",
 		"package openssl 3.0.11-1~deb12u1 → 3.0.13-1~deb12u1",
 		"Dockerfile:3",
 		"Summary: 8 findings (CRITICAL 2, HIGH 5, MEDIUM 1, LOW 0, INFO 0), 1 suppressed",

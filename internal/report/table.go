@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"fmt"
+	"github.com/kensa-sec/kensa/internal/bytesize"
 	"io"
 	"sort"
 	"strings"
@@ -110,8 +111,8 @@ func (t *tableWriter) Write(w io.Writer, r *finding.Report) error {
 		if img.Platform != "" {
 			fmt.Fprintf(bw, ", %s", img.Platform)
 		}
-		fmt.Fprintf(bw, ", %d layers, %s\n", len(img.Layers), humanBytes(img.Size))
-		fmt.Fprintf(bw, "Efficiency: %.1f%% (wasted %s)\n", img.Efficiency*100, humanBytes(img.WastedBytes))
+		fmt.Fprintf(bw, ", %d layers, %s\n", len(img.Layers), bytesize.Format(img.Size))
+		fmt.Fprintf(bw, "Efficiency: %.1f%% (wasted %s)\n", img.Efficiency*100, bytesize.Format(img.WastedBytes))
 	}
 	if r.OS != nil && r.Image == nil {
 		fmt.Fprintf(bw, "OS: %s %s\n", r.OS.ID, r.OS.VersionID)
@@ -276,17 +277,4 @@ func (t *tableWriter) summary(r *finding.Report) string {
 		}
 	}
 	return out
-}
-
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

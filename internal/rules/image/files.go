@@ -2,6 +2,7 @@ package image
 
 import (
 	"fmt"
+	"github.com/kensa-sec/kensa/internal/bytesize"
 	"io/fs"
 	"path"
 	"regexp"
@@ -298,7 +299,7 @@ func (c *checker) caches() []finding.Finding {
 			}
 		}
 		f := r.NewFinding(fmt.Sprintf("%s left in the image: %s in %d files under %s, %s of it written by %s",
-			cacheSpecs[i].name, humanBytes(a.bytes), a.files, a.root, humanBytes(topBytes), c.layerName(top)), c.loc(top, a.root))
+			cacheSpecs[i].name, bytesize.Format(a.bytes), a.files, a.root, bytesize.Format(topBytes), c.layerName(top)), c.loc(top, a.root))
 		f.Fix = cacheSpecs[i].fix
 		out = append(out, f)
 	}
@@ -317,18 +318,6 @@ func cacheRoot(p string, cs cacheSpec) string {
 		home = "/home/" + parts[2]
 	}
 	return home + strings.TrimPrefix(cs.root, "~")
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 var (
@@ -404,13 +393,13 @@ func (c *checker) waste() []finding.Finding {
 		})
 		var top []string
 		for _, it := range its[:min(3, len(its))] {
-			top = append(top, fmt.Sprintf("%s %s (%s by layer %d)", it.path, humanBytes(it.size), it.verb, it.by))
+			top = append(top, fmt.Sprintf("%s %s (%s by layer %d)", it.path, bytesize.Format(it.size), it.verb, it.by))
 		}
 		p := ""
 		if len(its) > 0 {
 			p = its[0].path
 		}
-		f := r.NewFinding(fmt.Sprintf("%s ships %s that later layers delete or overwrite; biggest: %s", c.layerName(l), humanBytes(w), strings.Join(top, ", ")), c.loc(l, p))
+		f := r.NewFinding(fmt.Sprintf("%s ships %s that later layers delete or overwrite; biggest: %s", c.layerName(l), bytesize.Format(w), strings.Join(top, ", ")), c.loc(l, p))
 		out = append(out, f)
 	}
 	return out
