@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/kensa-sec/kensa/internal/layerfs"
 	"io"
 	"strings"
 
@@ -49,7 +50,7 @@ CycloneDX 1.6 JSON (default) or SPDX 2.3 JSON:
 	f.StringVar(&o.Rootfs, "rootfs", "", "inventory an unpacked root filesystem folder")
 	f.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the layer cache")
 	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
-	f.Int64Var(&o.MaxFile, "max-file-size", 64<<20, "largest file (bytes) whose content is analyzed")
+	f.Int64Var(&o.MaxFile, "max-file-size", layerfs.DefaultMaxFileSize, "largest file (bytes) whose content is analyzed")
 	return cmd
 }
 

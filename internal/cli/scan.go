@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kensa-sec/kensa/internal/layerfs"
 	"io"
 	"io/fs"
 	"os"
@@ -122,7 +123,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringVar(&o.Dockerfile, "dockerfile", "", "Dockerfile that built the image, to trace findings to its lines")
 	f.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the layer cache")
 	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
-	f.Int64Var(&o.MaxFile, "max-file-size", 64<<20, "largest file (bytes) whose content is analyzed; larger files are reported as skipped")
+	f.Int64Var(&o.MaxFile, "max-file-size", layerfs.DefaultMaxFileSize, "largest file (bytes) whose content is analyzed; larger files are reported as skipped")
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")

@@ -25,7 +25,12 @@ import (
 
 // Default walk limits.
 const (
-	DefaultMaxFileSize   = 64 << 20 // content handed to analyzers per file
+	DefaultMaxFileSize = 256 << 20 // content handed to analyzers per file
+	// bigFileSize is the size above which a file's content is read into a
+	// buffer of its own that only one layer walk at a time may hold, so a
+	// walk's memory stays near Workers*bigFileSize + MaxFileSize however
+	// many cores run it (large Go binaries and jars are rare but real).
+	bigFileSize          = 64 << 20
 	DefaultMaxLayerBytes = 32 << 30 // uncompressed bytes per layer
 	DefaultMaxImageBytes = 96 << 30 // uncompressed bytes per image
 	DefaultMaxEntries    = 2 << 20  // tar entries per layer (~130 B of memory each)
@@ -47,6 +52,9 @@ type WalkOptions struct {
 	Workers int
 	// Cache, when non-nil, stores and returns LayerFacts by layer.
 	Cache *Cache
+
+	// big is the walk-wide token for reading one file above bigFileSize.
+	big chan struct{}
 }
 
 func (o WalkOptions) withDefaults() WalkOptions {
@@ -64,6 +72,9 @@ func (o WalkOptions) withDefaults() WalkOptions {
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.big == nil {
+		o.big = make(chan struct{}, 1)
 	}
 	return o
 }
@@ -319,19 +330,37 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		}
 		// One buffer per layer walk, reused for every file: analyzers must
 		// not keep Content past Analyze (see File.Content), so a layer of
-		// many large files costs one buffer, not one per file.
-		if int64(cap(buf)) < e.Size {
-			buf = make([]byte, e.Size)
-		}
-		content := buf[:e.Size]
-		if _, err := io.ReadFull(tr, content); err != nil {
-			return nil, fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
-		}
-		file := &File{Entry: e, Content: content, Layer: index}
-		for _, a := range wanting {
-			if err := analyze(ctx, a, file, facts); err != nil {
-				facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("analyzer %s: %v", a.Name(), err)})
+		// many large files costs one buffer, not one per file. Files above
+		// bigFileSize get a buffer of their own, held by one walk at a time.
+		var content []byte
+		big := e.Size > bigFileSize
+		if big {
+			select {
+			case o.big <- struct{}{}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
+			content = make([]byte, e.Size)
+		} else {
+			if int64(cap(buf)) < e.Size {
+				buf = make([]byte, e.Size)
+			}
+			content = buf[:e.Size]
+		}
+		_, err = io.ReadFull(tr, content)
+		if err == nil {
+			file := &File{Entry: e, Content: content, Layer: index}
+			for _, a := range wanting {
+				if err := analyze(ctx, a, file, facts); err != nil {
+					facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("analyzer %s: %v", a.Name(), err)})
+				}
+			}
+		}
+		if big {
+			<-o.big
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
 		}
 	}
 	facts.Entries = dedupe(facts.Entries)
