@@ -197,10 +197,21 @@ func finishScan(o *scanOptions, rep *finding.Report, stdout io.Writer) error {
 }
 
 // writeReport writes rep to path (atomically: a temp file in the same
-// folder renamed into place, removed on any error) or to stdout.
+// folder renamed into place, removed on any error) or to stdout. A path
+// that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO)
+// is written into directly: renaming onto it would replace it. A symlink
+// keeps pointing at the report: its target is replaced.
 func writeReport(path string, w report.Writer, rep *finding.Report, stdout io.Writer) error {
 	if path == "" || path == "-" {
 		return w.Write(stdout, rep)
+	}
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return writeInto(path, w, rep)
+		}
+		if resolved, err := filepath.EvalSymlinks(path); err == nil {
+			path = resolved
+		}
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".kensa-*")
@@ -227,5 +238,22 @@ func writeReport(path string, w report.Writer, rep *finding.Report, stdout io.Wr
 		return &InputError{Err: fmt.Errorf("--output %s: %w", path, err)}
 	}
 	ok = true
+	return nil
+}
+
+// writeInto writes rep into an existing non-regular file (a device, FIFO
+// or terminal) without replacing it.
+func writeInto(path string, w report.Writer, rep *finding.Report) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return &InputError{Err: fmt.Errorf("--output %s: %w", path, err)}
+	}
+	if err := w.Write(f, rep); err != nil {
+		f.Close()
+		return fmt.Errorf("--output %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--output %s: %w", path, err)
+	}
 	return nil
 }

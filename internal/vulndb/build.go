@@ -39,6 +39,11 @@ type Builder struct {
 
 // NewBuilder starts a database that Commit will place at path.
 func NewBuilder(path string) (*Builder, error) {
+	// Commit renames a new file onto path: never onto a device, FIFO or
+	// folder (--db /dev/null must not replace /dev/null).
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("database %s: exists and is not a regular file (%s)", path, st.Mode().Type())
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create database folder %s: %w", dir, err)
