@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/kensa-sec/kensa/internal/layerfs"
 	"io"
 	"strings"
 
@@ -44,13 +43,7 @@ CycloneDX 1.6 JSON (default) or SPDX 2.3 JSON:
 	f.StringVarP(&o.Format, "format", "f", "cyclonedx", "SBOM format: cyclonedx, spdx")
 	f.StringVarP(&o.Output, "output", "o", "", "write the SBOM to this file instead of stdout")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
-	f.StringVar(&o.Image, "image", "", "image name to pick inside a multi-image archive")
-	f.StringVar(&o.Platform, "platform", "", "platform to pick from a multi-platform index, os/arch[/variant]")
-	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and unverified-TLS registries")
-	f.StringVar(&o.Rootfs, "rootfs", "", "inventory an unpacked root filesystem folder")
-	f.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the layer cache")
-	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
-	f.Int64Var(&o.MaxFile, "max-file-size", layerfs.DefaultMaxFileSize, "largest file (bytes) whose content is analyzed")
+	addImageSourceFlags(f, o)
 	return cmd
 }
 

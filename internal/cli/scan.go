@@ -17,6 +17,7 @@ import (
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/policy"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // scanOptions holds every `kensa scan` flag. Scanner wiring files read it.
@@ -116,18 +117,24 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "also show findings suppressed by ignores or VEX")
 	f.StringSliceVar(&o.Scanners, "scanners", []string{"misconfig", "secret", "vuln"}, "scanners to run: misconfig, secret, vuln")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
-	f.StringVar(&o.Image, "image", "", "image name to pick inside a multi-image archive")
-	f.StringVar(&o.Platform, "platform", "", "platform to pick from a multi-platform index, os/arch[/variant] (default the host's)")
-	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and unverified-TLS registries")
-	f.StringVar(&o.Rootfs, "rootfs", "", "scan an unpacked root filesystem folder")
+	addImageSourceFlags(f, o)
 	f.StringVar(&o.Dockerfile, "dockerfile", "", "Dockerfile that built the image, to trace findings to its lines")
-	f.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the layer cache")
-	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
-	f.Int64Var(&o.MaxFile, "max-file-size", layerfs.DefaultMaxFileSize, "largest file (bytes) whose content is analyzed; larger files are reported as skipped")
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
 	return cmd
+}
+
+// addImageSourceFlags registers the flags that choose and read an image
+// (shared by `scan` and `sbom`).
+func addImageSourceFlags(f *pflag.FlagSet, o *scanOptions) {
+	f.StringVar(&o.Image, "image", "", "image name to pick inside a multi-image archive")
+	f.StringVar(&o.Platform, "platform", "", "platform to pick from a multi-platform index, os/arch[/variant] (default the host's)")
+	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and unverified-TLS registries")
+	f.StringVar(&o.Rootfs, "rootfs", "", "an unpacked root filesystem folder instead of a TARGET")
+	f.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the layer cache")
+	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
+	f.Int64Var(&o.MaxFile, "max-file-size", layerfs.DefaultMaxFileSize, "largest file (bytes) whose content is analyzed; larger files are reported as skipped")
 }
 
 // runScan detects the target, runs the scanners and writes the report.
