@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kensa's build and tests need on a fresh Debian machine:
-# buildah, skopeo, debootstrap (apt), npm (apt, only if missing), and the Go
+# buildah, skopeo, debootstrap, distro-info-data (apt), npm (apt, only if missing), and the Go
 # tools staticcheck, osv-scanner and govulncheck (go install, pinned).
 # Idempotent and quiet: skips what is already there. Works as root, and with
 # sudo for apt otherwise.
@@ -15,6 +15,9 @@ need=()
 for tool in buildah:buildah skopeo:skopeo debootstrap:debootstrap npm:npm; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
+# Debian's and Ubuntu's own release/support dates: the EOL table test
+# (internal/rules/image) checks eol.json against them.
+[ -f /usr/share/distro-info/ubuntu.csv ] || need+=(distro-info-data)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""
