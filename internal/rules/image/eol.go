@@ -1,9 +1,11 @@
 package image
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,10 @@ type Release struct {
 	Codename string `json:"codename,omitempty"`
 	EOL      string `json:"eol"` // YYYY-MM-DD, last supported day
 	Source   string `json:"source"`
+	// OlderThan is set when the release is not in the table but is older
+	// than its oldest row for the distribution (Alpine 3.6 when the table
+	// starts at 3.7): it names that row's version, and EOL is that row's.
+	OlderThan string `json:"-"`
 }
 
 type eolTable struct {
@@ -70,7 +76,80 @@ func LookupRelease(o inventory.OS) (Release, bool) {
 			}
 		}
 	}
-	return best, found
+	if found {
+		return best, true
+	}
+	return olderThanTable(t.Releases, id, o.VersionID)
+}
+
+// noInference lists distributions whose version numbers do not grow
+// monotonically (Amazon Linux went 2018.03 → 2 → 2023), so "older than the
+// oldest row" cannot be decided from the number.
+var noInference = map[string]bool{"amzn": true}
+
+// olderThanTable reports a release older than every table row of its
+// distribution as past end of life, with the oldest row's date: a release
+// that old was retired before it. Versions with non-numeric parts
+// ("3.21_alpha2024", "rolling") are never inferred.
+func olderThanTable(rs []Release, id, version string) (Release, bool) {
+	if noInference[id] {
+		return Release{}, false
+	}
+	v, ok := numericVersion(version)
+	if !ok {
+		return Release{}, false
+	}
+	var oldest Release
+	var oldestV []int
+	for _, r := range rs {
+		if r.ID != id {
+			continue
+		}
+		rv, ok := numericVersion(r.Version)
+		if ok && (oldestV == nil || compareVersions(rv, oldestV) < 0) {
+			oldest, oldestV = r, rv
+		}
+	}
+	if oldestV == nil || compareVersions(v, oldestV) >= 0 {
+		return Release{}, false
+	}
+	return Release{ID: id, Version: version, EOL: oldest.EOL, Source: oldest.Source, OlderThan: oldest.Version}, true
+}
+
+// numericVersion splits a dotted version into numbers; false when a part is
+// not a number.
+func numericVersion(s string) ([]int, bool) {
+	if s == "" {
+		return nil, false
+	}
+	parts := strings.Split(s, ".")
+	out := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// compareVersions compares numeric versions part by part; a missing part
+// counts as 0 ("3" == "3.0").
+func compareVersions(a, b []int) int {
+	for i := 0; i < len(a) || i < len(b); i++ {
+		var x, y int
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	return 0
 }
 
 // endOfLife is KS-IM-013.
@@ -100,7 +179,11 @@ func (c *checker) endOfLife() []finding.Finding {
 	if st, ok := c.im.Files[p]; ok {
 		layer = st.Layer
 	}
-	f := rules.MustLookup("KS-IM-013").NewFinding(fmt.Sprintf("%s reached end of life on %s (source: %s)", name, r.EOL, r.Source), c.loc(layer, p))
+	msg := fmt.Sprintf("%s reached end of life on %s (source: %s)", name, r.EOL, r.Source)
+	if r.OlderThan != "" {
+		msg = fmt.Sprintf("%s is older than %s %s, which reached end of life on %s (source: %s)", name, c.in.OS.ID, r.OlderThan, r.EOL, r.Source)
+	}
+	f := rules.MustLookup("KS-IM-013").NewFinding(msg, c.loc(layer, p))
 	f.Fix = fmt.Sprintf("Rebase on a supported %s release (e.g. the current stable base image tag) and rebuild.", c.in.OS.ID)
 	f.References = []string{strings.Fields(r.Source)[0]}
 	return []finding.Finding{f}

@@ -25,8 +25,8 @@ func TestEOLTableMatchesDistroInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		id, file string
-		eolColumn string
+		id, file   string
+		eolColumn  string
 		minVersion string // releases older than this were never in container images we care about
 	}{
 		{id: "debian", file: "debian.csv", eolColumn: "eol-lts", minVersion: "7"},

@@ -462,7 +462,12 @@ func TestEndOfLife(t *testing.T) {
 		{"centos-7", withOS(&inventory.OS{ID: "centos", VersionID: "7"}), 1, ""},
 		{"debian-12", withOS(&inventory.OS{ID: "debian", VersionID: "12"}), 0, ""},
 		{"unknown-os", withOS(&inventory.OS{ID: "arch", VersionID: "rolling"}), 0, ""},
-		{"alpine-3.1-not-3.19", withOS(&inventory.OS{ID: "alpine", VersionID: "3.1"}), 0, ""},
+		{"alpine-3.1-not-3.19", withOS(&inventory.OS{ID: "alpine", VersionID: "3.1"}), 1, "alpine 3.1 is older than alpine 3.7, which reached end of life on 2019-11-01"},
+		{"older-than-table", withOS(&inventory.OS{ID: "alpine", VersionID: "3.6.5", PrettyName: "Alpine Linux v3.6"}), 1, "Alpine Linux v3.6 is older than alpine 3.7"},
+		{"ubuntu-older", withOS(&inventory.OS{ID: "ubuntu", VersionID: "12.04"}), 1, "older than ubuntu 14.04"},
+		{"newer-than-table", withOS(&inventory.OS{ID: "fedora", VersionID: "99"}), 0, ""},
+		{"amzn-not-monotonic", withOS(&inventory.OS{ID: "amzn", VersionID: "2017.09"}), 0, ""},
+		{"prerelease", withOS(&inventory.OS{ID: "alpine", VersionID: "3.1_alpha20240807"}), 0, ""},
 		{"no-os", withOS(nil), 0, ""},
 	})
 	// Options.Now decides: the same release is fine before its date.
