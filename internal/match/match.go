@@ -42,10 +42,11 @@ var typeEcosystems = map[string]string{
 }
 
 // osEcosystems are the ecosystems whose packages take the release from
-// the image's OS; sourceKeyed ones are matched by source package.
+// the image's OS; sourceKeyed ones are matched by source package (Wolfi and
+// Chainguard are apk-based like Alpine but have release-less ecosystems).
 var (
 	osEcosystems = map[string]bool{"Debian": true, "Ubuntu": true, "Alpine": true, "Red Hat": true, "Rocky Linux": true, "AlmaLinux": true}
-	sourceKeyed  = map[string]bool{"Debian": true, "Ubuntu": true, "Alpine": true}
+	sourceKeyed  = map[string]bool{"Debian": true, "Ubuntu": true, "Alpine": true, "Wolfi": true, "Chainguard": true}
 )
 
 // Query is the database key and version a package is matched by.
@@ -83,13 +84,13 @@ func QueryFor(p inventory.Package, osInfo *inventory.OS) (q Query, ok bool, reas
 			}
 		}
 		q.Ecosystem = eco
-		if sourceKeyed[base] {
-			if p.SourceName != "" {
-				q.Name = p.SourceName
-			}
-			if p.SourceVersion != "" {
-				q.Version = p.SourceVersion
-			}
+	}
+	if sourceKeyed[base] {
+		if p.SourceName != "" {
+			q.Name = p.SourceName
+		}
+		if p.SourceVersion != "" {
+			q.Version = p.SourceVersion
 		}
 	}
 	if q.Name == "" || q.Version == "" {

@@ -403,3 +403,30 @@ func TestUmbrellaAdvisory(t *testing.T) {
 		t.Errorf("DSA alone: %+v", fs)
 	}
 }
+
+// Wolfi and Chainguard advisories name the origin package (as Alpine's do)
+// and carry no release; an Alpine advisory for the same name must not
+// match their packages.
+func TestWolfiChainguardByOrigin(t *testing.T) {
+	rec := func(id, eco string) map[string]any {
+		return map[string]any{"id": id, "affected": []any{map[string]any{"package": map[string]any{"ecosystem": eco, "name": "openssl"},
+			"ranges": []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "3.3.2-r1"}}}}}}}
+	}
+	db := buildDB(t, recordsDir(t, rec("CGA-wolfi-1", "Wolfi"), rec("CGA-chainguard-1", "Chainguard"), rec("ALPINE-1", "Alpine:v3.20")))
+	for _, c := range []struct{ os, eco, want string }{
+		{"wolfi", "Wolfi", "CGA-wolfi-1"},
+		{"chainguard", "Chainguard", "CGA-chainguard-1"},
+	} {
+		osInfo := &inventory.OS{ID: c.os, VersionID: "20230201"}
+		vulnerable := inventory.Package{Name: "libcrypto3", Version: "3.3.2-r0", SourceName: "openssl", SourceVersion: "3.3.2-r0", Ecosystem: c.eco, Type: "apk", Layer: -1}
+		fs := matchT(t, db, osInfo, Options{}, vulnerable)
+		if len(fs) != 1 || fs[0].ID != c.want || fs[0].Package.FixedVersion != "3.3.2-r1" {
+			t.Errorf("%s libcrypto3 3.3.2-r0: findings %+v, want only %s fixed in 3.3.2-r1", c.os, fs, c.want)
+		}
+		fixed := vulnerable
+		fixed.Version, fixed.SourceVersion = "3.3.2-r1", "3.3.2-r1"
+		if fs := matchT(t, db, osInfo, Options{}, fixed); len(fs) != 0 {
+			t.Errorf("%s libcrypto3 3.3.2-r1 (fixed): findings %+v", c.os, fs)
+		}
+	}
+}

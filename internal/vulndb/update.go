@@ -19,7 +19,7 @@ const DefaultBaseURL = "https://osv-vulnerabilities.storage.googleapis.com"
 
 // DefaultEcosystems are the OSV ecosystems kensa can match.
 var DefaultEcosystems = []string{
-	"Alpine", "Debian", "Ubuntu", "Red Hat", "Rocky Linux", "AlmaLinux",
+	"Alpine", "Debian", "Ubuntu", "Red Hat", "Rocky Linux", "AlmaLinux", "Wolfi", "Chainguard",
 	"Go", "npm", "PyPI", "Maven", "RubyGems", "crates.io", "Packagist", "NuGet",
 }
 
