@@ -2,6 +2,8 @@ package secret
 
 import (
 	"bytes"
+	"encoding/base64"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -90,4 +92,50 @@ func BenchmarkScanTree(b *testing.B) {
 		}
 	}
 	reportCPURate(b, total, start)
+}
+
+// benchRandom is 8 MiB of random bytes (like compressed or encrypted
+// files, and the random files of bench/build-big-image.sh) with three
+// secrets stored between NUL bytes, the way a binary holds string
+// constants.
+func benchRandom() []byte {
+	b := make([]byte, 8<<20)
+	rand.NewChaCha8([32]byte{1}).Read(b)
+	at := len(b) / 4
+	for _, s := range []string{"AKIAQ2RZ7XKPLMNB4V6W", "ghp_R8tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM1q", "glpat-Xr4s9QzLm2Vt7pNw3Kd8"} {
+		at += copy(b[at:], "\x00"+s+"\x00") + len(b)/8
+	}
+	return b
+}
+
+// benchBase64 is 8 MiB of base64 lines of random bytes (`base64` output,
+// as in the text layer of bench/build-big-image.sh): letters everywhere,
+// so many byte pairs start a keyword.
+func benchBase64() []byte {
+	raw := make([]byte, 6<<20)
+	rand.NewChaCha8([32]byte{2}).Read(raw)
+	enc := base64.StdEncoding.EncodeToString(raw)
+	var b bytes.Buffer
+	for len(enc) > 76 {
+		b.WriteString(enc[:76])
+		b.WriteByte('\n')
+		enc = enc[76:]
+	}
+	b.WriteString("\nGITHUB_TOKEN=ghp_R8tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM1q\n")
+	return b.Bytes()
+}
+
+func BenchmarkScanRandom(b *testing.B) { benchScan(b, benchRandom(), 3) }
+
+func BenchmarkScanBase64(b *testing.B) { benchScan(b, benchBase64(), 1) }
+
+func benchScan(b *testing.B, data []byte, want int) {
+	b.SetBytes(int64(len(data)))
+	start := cpuTime()
+	for b.Loop() {
+		if n := len(Scan(data)); n < want {
+			b.Fatalf("%d secrets found, want %d", n, want)
+		}
+	}
+	reportCPURate(b, int64(len(data)), start)
 }

@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,7 @@ func FuzzScan(f *testing.F) {
 	f.Add([]byte(`{"auths":{"r":{"auth":"dXNlcjpodW50ZXIyMg=="}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkMatches(t, data, Scan(data))
+		checkSameAsReference(t, data)
 	})
 }
 
@@ -44,4 +46,28 @@ func FuzzScanKeyValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value string) {
 		checkMatches(t, []byte(value), ScanKeyValue(key, value))
 	})
+}
+
+// scanReference is the scanner without its pair prefilter: every byte
+// position is offered to hitAt. scan must return exactly what it returns.
+func (s *scanner) scanReference(b []byte) []Match {
+	if len(b) < 3 {
+		return nil
+	}
+	wins := make([][]window, len(s.dets))
+	for p := 0; p+2 < len(b); p++ {
+		s.hitAt(b, p, wins)
+	}
+	return s.matchWindows(b, wins)
+}
+
+// checkSameAsReference fails when the prefiltered scan and the reference
+// scan disagree on data.
+func checkSameAsReference(t *testing.T, data []byte) {
+	t.Helper()
+	s := defaultScanner()
+	got, want := s.scan(data), s.scanReference(data)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("prefiltered scan found %v, reference scan %v", ruleIDs(got), ruleIDs(want))
+	}
 }

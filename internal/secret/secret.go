@@ -33,6 +33,8 @@ package secret
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"sort"
 	"sync"
 
@@ -72,6 +74,18 @@ type scanner struct {
 	// have (every keyword has at least 3 bytes): most bigram hits in text
 	// ("to", "pa", "se") stop here without comparing keywords.
 	third [][4]uint64
+	// pairs is the prefilter in front of index: the set of raw byte pairs
+	// (little-endian uint16 of b[j], b[j+1], every upper/lower-case
+	// variant) found at offset 0 or 1 of some keyword. Every keyword has
+	// at least 3 bytes, so a keyword starting at p covers the pair at the
+	// even offset p (p even) or p+1 (p odd): testing only the pairs at
+	// even offsets, 4 per 8-byte word, finds every possible start. The
+	// set is 8 KiB (it stays in L1) and in binary or numeric content
+	// almost no word has a member, so the scan touches each word once.
+	pairs [1 << 10]uint64
+	// starts and seconds split pairs: the pairs at offset 0 of some
+	// keyword (a candidate start at j) and at offset 1 (a start at j-1).
+	starts, seconds [1 << 10]uint64
 }
 
 type keyword struct {
@@ -122,8 +136,25 @@ func newScanner(dets []*Detector) *scanner {
 		s.buckets[b] = append(s.buckets[b], int32(ki))
 		c := k.lower[2]
 		s.third[b][c>>6] |= 1 << (c & 63)
+		for off, set := range []*[1 << 10]uint64{&s.starts, &s.seconds} {
+			for _, c0 := range caseVariants(k.lower[off]) {
+				for _, c1 := range caseVariants(k.lower[off+1]) {
+					p := uint16(c0) | uint16(c1)<<8
+					set[p>>6] |= 1 << (p & 63)
+					s.pairs[p>>6] |= 1 << (p & 63)
+				}
+			}
+		}
 	}
 	return s
+}
+
+// caseVariants returns the bytes x with lowerTab[x] == c.
+func caseVariants(c byte) []byte {
+	if c >= 'a' && c <= 'z' {
+		return []byte{c, c - ('a' - 'A')}
+	}
+	return []byte{c}
 }
 
 // window is a byte range [start, end) of the content handed to a detector.
@@ -139,43 +170,44 @@ func (s *scanner) scan(b []byte) []Match {
 	if len(b) < 3 {
 		return nil
 	}
-	// One pass: record keyword hits as windows per detector.
+	// One pass: record keyword hits as windows per detector. The pair
+	// prefilter looks at 8 bytes per step; in a word with a candidate
+	// pair at j, the start j-1 (pair in seconds) and then j (pair in
+	// starts) are checked exactly. Starts are checked in increasing
+	// order, each at most once (j-1 and j belong to the pair at j only).
 	wins := make([][]window, len(s.dets))
 	n := len(b)
-	for i := 0; i+2 < n; i++ {
-		bk := s.index[uint16(lowerTab[b[i]])<<8|uint16(lowerTab[b[i+1]])]
-		if bk == 0 {
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		k0, k1, k2, k3 := uint16(w), uint16(w>>16), uint16(w>>32), uint16(w>>48)
+		if (s.pairs[k0>>6]>>(k0&63)|s.pairs[k1>>6]>>(k1&63)|s.pairs[k2>>6]>>(k2&63)|s.pairs[k3>>6]>>(k3&63))&1 == 0 {
 			continue
 		}
-		if c := lowerTab[b[i+2]]; s.third[bk][c>>6]&(1<<(c&63)) == 0 {
-			continue
+		// Bit 2g of m: a start at i-1+2g (pair g in seconds); bit 2g+1:
+		// a start at i+2g (pair g in starts).
+		m := s.seconds[k0>>6]>>(k0&63)&1 | s.starts[k0>>6]>>(k0&63)&1<<1 |
+			s.seconds[k1>>6]>>(k1&63)&1<<2 | s.starts[k1>>6]>>(k1&63)&1<<3 |
+			s.seconds[k2>>6]>>(k2&63)&1<<4 | s.starts[k2>>6]>>(k2&63)&1<<5 |
+			s.seconds[k3>>6]>>(k3&63)&1<<6 | s.starts[k3>>6]>>(k3&63)&1<<7
+		if i == 0 {
+			m &^= 1
 		}
-		for _, ki := range s.buckets[bk] {
-			k := &s.kws[ki]
-			if !hasPrefixFold(b[i:], k.lower) {
-				continue
-			}
-			ke := i + len(k.lower)
-			for _, di := range k.dets {
-				d := s.dets[di]
-				ws := wins[di]
-				// Hits come in increasing order: extend the last window
-				// when this hit falls inside it.
-				if l := len(ws); l > 0 && i < ws[l-1].end {
-					if e := d.windowEndFrom(b, ke, ws[l-1].end); e > ws[l-1].end {
-						ws[l-1].end = e
-					}
-					continue
-				}
-				w := d.window(b, i, ke)
-				if l := len(ws); l > 0 && w.start <= ws[l-1].end {
-					ws[l-1].end = max(ws[l-1].end, w.end)
-					continue
-				}
-				wins[di] = append(ws, w)
+		for ; m != 0; m &= m - 1 {
+			if p := i - 1 + bits.TrailingZeros64(m); p+2 < n {
+				s.hitAt(b, p, wins)
 			}
 		}
 	}
+	for p := max(i-1, 0); p+2 < n; p++ {
+		s.hitAt(b, p, wins)
+	}
+	return s.matchWindows(b, wins)
+}
+
+// matchWindows runs each detector over its windows.
+func (s *scanner) matchWindows(b []byte, wins [][]window) []Match {
+	n := len(b)
 	var out []Match
 	for di, ws := range wins {
 		d := s.dets[di]
@@ -190,6 +222,43 @@ func (s *scanner) scan(b []byte) []Match {
 		}
 	}
 	return finish(b, out)
+}
+
+// hitAt records windows for every keyword starting at b[i] (i+2 < len(b)).
+// Calls must come in increasing i.
+func (s *scanner) hitAt(b []byte, i int, wins [][]window) {
+	bk := s.index[uint16(lowerTab[b[i]])<<8|uint16(lowerTab[b[i+1]])]
+	if bk == 0 {
+		return
+	}
+	if c := lowerTab[b[i+2]]; s.third[bk][c>>6]&(1<<(c&63)) == 0 {
+		return
+	}
+	for _, ki := range s.buckets[bk] {
+		k := &s.kws[ki]
+		if !hasPrefixFold(b[i:], k.lower) {
+			continue
+		}
+		ke := i + len(k.lower)
+		for _, di := range k.dets {
+			d := s.dets[di]
+			ws := wins[di]
+			// Hits come in increasing order: extend the last window
+			// when this hit falls inside it.
+			if l := len(ws); l > 0 && i < ws[l-1].end {
+				if e := d.windowEndFrom(b, ke, ws[l-1].end); e > ws[l-1].end {
+					ws[l-1].end = e
+				}
+				continue
+			}
+			w := d.window(b, i, ke)
+			if l := len(ws); l > 0 && w.start <= ws[l-1].end {
+				ws[l-1].end = max(ws[l-1].end, w.end)
+				continue
+			}
+			wins[di] = append(ws, w)
+		}
+	}
 }
 
 // finish drops duplicates and generic matches that overlap a specific

@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -134,5 +135,87 @@ func TestHostileInputs(t *testing.T) {
 				t.Errorf("%s: unexpected %v", name, ruleIDs(ms))
 			}
 		}
+	}
+}
+
+// elfBlob returns n bytes that look like the inside of an executable:
+// an ELF header, NUL runs, random bytes and short string constants.
+func elfBlob(r *rand.Rand, n int) []byte {
+	b := []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0}
+	for len(b) < n {
+		switch r.IntN(3) {
+		case 0:
+			b = append(b, make([]byte, r.IntN(16))...)
+		case 1:
+			for range r.IntN(24) {
+				b = append(b, byte(r.Uint32()))
+			}
+		default:
+			b = append(b, "\x00GLIBC_2.34\x00"...)
+		}
+	}
+	return b[:n]
+}
+
+// TestSecretsInBinaries embeds every detector's positive cases in
+// binary content at every alignment the 8-byte prefilter can see (and
+// at the very start and end of the content): each must still be found,
+// and the result must equal the unfiltered reference scan's.
+func TestSecretsInBinaries(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, tc := range detectorCases() {
+		id := "KS-SE-" + tc.typ
+		for i, p := range tc.positives {
+			for lead := 0; lead < 9; lead++ {
+				for _, tail := range []int{0, 1, 5, 64} {
+					data := append(elfBlob(r, lead), 0)
+					if lead == 0 {
+						data = nil // the secret opens the content
+					}
+					data = append(data, p...)
+					if tail > 0 {
+						data = append(append(data, 0), elfBlob(r, tail)...)
+					}
+					ms := Scan(data)
+					if !hasRule(ms, id) {
+						t.Fatalf("%s positive #%d after %d binary bytes, %d after: not found (got %v)", id, i, lead, tail, ruleIDs(ms))
+					}
+					checkMatches(t, data, ms)
+					checkSameAsReference(t, data)
+				}
+			}
+		}
+	}
+}
+
+// TestPrefilterKeywordSoup compares the prefiltered scan with the
+// reference scan on content dense with keyword pieces in mixed case
+// (every keyword, cut at random, with random separators).
+func TestPrefilterKeywordSoup(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 9))
+	var kws []string
+	for _, d := range Detectors() {
+		kws = append(kws, d.Keywords...)
+	}
+	seps := []string{"", "", "=", " ", "\n", "\x00", ": ", "\"", "_", "-", "A", "z", "9"}
+	for range 200 {
+		var b []byte
+		for len(b) < 4096 {
+			k := []byte(kws[r.IntN(len(kws))])
+			k = k[:1+r.IntN(len(k))]
+			for j := range k {
+				if r.IntN(2) == 0 {
+					k[j] = bytes.ToUpper(k[j : j+1])[0]
+				}
+			}
+			b = append(b, k...)
+			b = append(b, seps[r.IntN(len(seps))]...)
+			if r.IntN(8) == 0 {
+				b = append(b, rnd(csAlnum, 40)...)
+			}
+		}
+		b = b[r.IntN(8):]
+		checkMatches(t, b, Scan(b))
+		checkSameAsReference(t, b)
 	}
 }
