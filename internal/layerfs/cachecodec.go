@@ -203,7 +203,7 @@ func decodeFacts(b []byte) (*LayerFacts, error) {
 		}
 		f.Entries = append(f.Entries, Entry{
 			Path: p, Type: EntryType(typ), Mode: fs.FileMode(mode), Size: int64(size),
-			UID: int(uid), GID: int(gid), Linkname: string(link),
+			UID: int32(uid), GID: int32(gid), Linkname: string(link),
 			Whiteout: flags&flagWhiteout != 0, Opaque: flags&flagOpaque != 0,
 		})
 		prev = p

@@ -30,7 +30,7 @@ func FuzzWalkTar(f *testing.F) {
 		}
 		// A second layer deleting and re-adding things must merge too.
 		im := Merge([]*LayerFacts{facts, facts})
-		for p := range im.Files {
+		for p := range im.Files() {
 			if !strings.HasPrefix(p, "/") {
 				t.Fatalf("merged path %q", p)
 			}

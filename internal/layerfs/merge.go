@@ -1,8 +1,9 @@
 package layerfs
 
 import (
+	"iter"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -20,11 +21,12 @@ func (k ChangeKind) String() string {
 	return [...]string{"added", "modified", "deleted"}[k]
 }
 
-// Change is one layer's effect on a path.
+// Change is one layer's effect on a path (16 bytes: an image holds about
+// one per path).
 type Change struct {
-	Layer int        `json:"layer"`
-	Kind  ChangeKind `json:"kind"`
 	Size  int64      `json:"size"` // bytes the layer wrote (0 for deletions)
+	Layer int32      `json:"layer"`
+	Kind  ChangeKind `json:"kind"`
 }
 
 // FileState is a path in the merged view: its final entry and the layer
@@ -35,33 +37,104 @@ type FileState struct {
 }
 
 // Image is the merged view of an image's layers.
+//
+// It holds no copy of any entry: a path's final state is a reference to
+// the entry of the layer that wrote it last (Layers[i].Entries stay the
+// one copy), paths are kept once in a sorted slice whose strings share
+// their bytes with the entries, and every path's history is a run of one
+// shared change slice. That is about 45 bytes per path on top of the
+// layers' entries, instead of a map entry with a full Entry copy plus a
+// history map with a slice per path (see BenchmarkMergePaths).
 type Image struct {
 	Layers []*LayerFacts
-	// Files is the final filesystem: every path present after applying all
-	// layers in order, with whiteouts and opaque directories honoured.
-	Files map[string]FileState
-	// history holds every change to every path, in layer order.
-	history map[string][]Change
+	// paths is every path a layer wrote (whiteouts aside), sorted and
+	// unique; the slices below are indexed like it.
+	paths []string
+	// final is where each path's entry is in the final filesystem; layer
+	// -1 when a later layer deleted it.
+	final []entryRef
+	// changes holds every change to every path, grouped by path in path
+	// order and in layer order within a path: path i's history is
+	// changes[histAt[i]:histAt[i+1]].
+	changes []Change
+	histAt  []uint32
+	present int
 }
 
-// History returns every change made to p across layers, oldest first.
-func (im *Image) History(p string) []Change { return im.history[p] }
+// entryRef locates an entry: Layers[layer].Entries[entry].
+type entryRef struct{ layer, entry int32 }
 
-// Paths returns the paths that ever appeared in any layer, sorted.
-func (im *Image) Paths() []string {
-	out := make([]string, 0, len(im.history))
-	for p := range im.history {
-		out = append(out, p)
+// index returns the position of p in im.paths.
+func (im *Image) index(p string) (int, bool) {
+	return slices.BinarySearch(im.paths, p)
+}
+
+func (im *Image) state(i int) (FileState, bool) {
+	r := im.final[i]
+	if r.layer < 0 {
+		return FileState{}, false
 	}
-	sort.Strings(out)
-	return out
+	return FileState{Entry: im.Layers[r.layer].Entries[r.entry], Layer: int(r.layer)}, true
+}
+
+// File returns p's final state, or false if p is not in the final
+// filesystem (never written, or deleted by a later layer).
+func (im *Image) File(p string) (FileState, bool) {
+	i, ok := im.index(p)
+	if !ok {
+		return FileState{}, false
+	}
+	return im.state(i)
+}
+
+// Files yields every path of the final filesystem with its state, in path
+// order: every path present after applying all layers in order, with
+// whiteouts and opaque directories honoured.
+func (im *Image) Files() iter.Seq2[string, FileState] {
+	return func(yield func(string, FileState) bool) {
+		for i, p := range im.paths {
+			if st, ok := im.state(i); ok && !yield(p, st) {
+				return
+			}
+		}
+	}
+}
+
+// Len returns the number of paths in the final filesystem.
+func (im *Image) Len() int { return im.present }
+
+// History returns every change made to p across layers, oldest first.
+// The slice is shared: callers must not modify it.
+func (im *Image) History(p string) []Change {
+	i, ok := im.index(p)
+	if !ok {
+		return nil
+	}
+	return im.history(i)
+}
+
+func (im *Image) history(i int) []Change {
+	lo, hi := im.histAt[i], im.histAt[i+1]
+	return im.changes[lo:hi:hi]
+}
+
+// Histories yields every path that ever appeared in any layer with its
+// history (as History returns it), in path order.
+func (im *Image) Histories() iter.Seq2[string, []Change] {
+	return func(yield func(string, []Change) bool) {
+		for i, p := range im.paths {
+			if !yield(p, im.history(i)) {
+				return
+			}
+		}
+	}
 }
 
 // FileContent returns the content of a small file kept by an analyzer
 // (LayerFacts.Files) as it is in the final view: the copy from the layer
 // that wrote the path last, or false if the path is gone or was not kept.
 func (im *Image) FileContent(p string) ([]byte, bool) {
-	st, ok := im.Files[p]
+	st, ok := im.File(p)
 	if !ok || st.Layer < 0 || st.Layer >= len(im.Layers) {
 		return nil, false
 	}
@@ -69,72 +142,263 @@ func (im *Image) FileContent(p string) ([]byte, bool) {
 	return b, ok
 }
 
+// pendingChange is a change recorded during the merge, before the changes
+// are grouped by path.
+type pendingChange struct {
+	path int32
+	Change
+}
+
+// merger is the state of one Merge.
+type merger struct {
+	im      *Image
+	pending []pendingChange
+}
+
 // Merge applies layers in order (lowest first) and returns the merged view.
 // A whiteout entry deletes its path and everything under it; an opaque
 // directory hides everything below it from lower layers (its own layer's
-// entries under it stay).
+// entries under it stay). A layer may repeat a path (the later entry
+// wins); the layers' entries need not be sorted, though a walk leaves
+// them so and sorted layers merge without extra memory.
+//
+// The merged view refers to the layers' entries: they must not be changed
+// afterwards.
 func Merge(layers []*LayerFacts) *Image {
-	// Sizing the maps for every entry up front avoids rehashing (and the
-	// old tables' garbage) as they grow: most paths appear in one layer.
-	n := 0
-	for _, l := range layers {
-		n += len(l.Entries)
-	}
-	im := &Image{Layers: layers, Files: make(map[string]FileState, n), history: make(map[string][]Change, n)}
+	im := &Image{Layers: layers}
+	// Each layer's entries in path order (nil: already in order).
+	order := make([][]int32, len(layers))
 	for i, l := range layers {
-		// Deletions of this layer apply to lower layers only, so collect
-		// them first, then apply, then add this layer's entries.
-		var removes []string
-		var opaques []string
-		for _, e := range l.Entries {
-			switch {
-			case e.Whiteout:
-				removes = append(removes, e.Path)
-			case e.Opaque:
-				opaques = append(opaques, e.Path)
-			}
-		}
-		im.deleteMany(removes, opaques, i)
-		for _, e := range l.Entries {
+		order[i] = pathOrder(l.Entries)
+	}
+	// Every entry's position in the sorted path list (whiteouts: -1).
+	pos := make([][]int32, len(layers))
+	im.paths = mergePaths(layers, order, pos)
+	im.final = make([]entryRef, len(im.paths))
+	for i := range im.final {
+		im.final[i].layer = -1
+	}
+	m := &merger{im: im, pending: make([]pendingChange, 0, len(im.paths)+len(im.paths)/8)}
+	for i, l := range layers {
+		m.deletions(l.Entries, order[i], int32(i))
+		for k, e := range l.Entries {
 			if e.Whiteout {
 				continue
 			}
+			at := pos[i][k]
+			prev := im.final[at]
 			kind := Added
-			if _, ok := im.Files[e.Path]; ok {
+			if prev.layer >= 0 {
 				kind = Modified
+				// A file replacing a directory hides what was below it.
+				if layers[prev.layer].Entries[prev.entry].Type == TypeDir && e.Type != TypeDir {
+					m.deleteTree(e.Path, int32(i), false)
+				}
 			}
-			// A file replacing a directory hides what was below it.
-			if prev, ok := im.Files[e.Path]; ok && prev.Type == TypeDir && e.Type != TypeDir {
-				im.deleteTree(e.Path, i, false)
+			if im.final[at].layer < 0 { // (a non-directory "/" deletes itself above)
+				im.present++
 			}
+			im.final[at] = entryRef{layer: int32(i), entry: int32(k)}
 			if e.Type == TypeDir && kind == Modified && !e.Opaque {
 				// Re-listing a directory does not change it meaningfully.
-				im.Files[e.Path] = FileState{Entry: e, Layer: i}
 				continue
 			}
-			im.Files[e.Path] = FileState{Entry: e, Layer: i}
-			im.history[e.Path] = append(im.history[e.Path], Change{Layer: i, Kind: kind, Size: e.Size})
+			m.pending = append(m.pending, pendingChange{path: at, Change: Change{Layer: int32(i), Kind: kind, Size: e.Size}})
 		}
+		pos[i] = nil // done with this layer's positions
 	}
+	im.changes, im.histAt = groupChanges(m.pending, len(im.paths))
 	return im
 }
 
-// deleteTree removes p (when self) and everything below it from the merged
-// view, recording a deletion by layer for each removed path.
-func (im *Image) deleteTree(p string, layer int, self bool) {
-	prefix := strings.TrimSuffix(p, "/") + "/"
-	if p == "/" {
-		prefix = "/"
-	}
-	for q, st := range im.Files {
-		if (self && q == p) || strings.HasPrefix(q, prefix) {
-			if st.Layer == layer {
-				continue // entries of the deleting layer itself survive an opaque dir
-			}
-			delete(im.Files, q)
-			im.history[q] = append(im.history[q], Change{Layer: layer, Kind: Deleted})
+// pathOrder returns the indices of es's entries in path order (stable),
+// or nil when es is already in path order.
+func pathOrder(es []Entry) []int32 {
+	sorted := true
+	for k := 1; k < len(es); k++ {
+		if es[k].Path < es[k-1].Path {
+			sorted = false
+			break
 		}
 	}
+	if sorted {
+		return nil
+	}
+	order := make([]int32, len(es))
+	for k := range order {
+		order[k] = int32(k)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return strings.Compare(es[a].Path, es[b].Path) })
+	return order
+}
+
+// cursor walks one layer's entries in path order during mergePaths.
+type cursor struct {
+	es    []Entry
+	order []int32 // nil: identity
+	at    int     // position in path order
+	layer int
+}
+
+func (c *cursor) entry() int {
+	if c.order != nil {
+		return int(c.order[c.at])
+	}
+	return c.at
+}
+
+// skip moves past whiteouts; false when the layer is done.
+func (c *cursor) skip() bool {
+	for ; c.at < len(c.es); c.at++ {
+		if !c.es[c.entry()].Whiteout {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cursor) path() string { return c.es[c.entry()].Path }
+
+// mergePaths returns the sorted, unique paths of all layers' entries
+// (whiteouts aside) by merging the layers' path orders, and fills pos[i]
+// with each entry's index in the result.
+func mergePaths(layers []*LayerFacts, order, pos [][]int32) []string {
+	total := 0
+	var heap []*cursor
+	for i, l := range layers {
+		pos[i] = make([]int32, len(l.Entries))
+		for k := range pos[i] {
+			pos[i][k] = -1
+		}
+		total += len(l.Entries)
+		c := &cursor{es: l.Entries, order: order[i], layer: i}
+		if c.skip() {
+			heap = append(heap, c)
+		}
+	}
+	less := func(a, b *cursor) bool {
+		pa, pb := a.path(), b.path()
+		return pa < pb || pa == pb && a.layer < b.layer
+	}
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(heap) {
+				return
+			}
+			if r := l + 1; r < len(heap) && less(heap[r], heap[l]) {
+				l = r
+			}
+			if !less(heap[l], heap[i]) {
+				return
+			}
+			heap[i], heap[l] = heap[l], heap[i]
+			i = l
+		}
+	}
+	for i := len(heap)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	paths := make([]string, 0, total)
+	for len(heap) > 0 {
+		c := heap[0]
+		p := c.path()
+		if n := len(paths); n == 0 || paths[n-1] != p {
+			paths = append(paths, p)
+		}
+		pos[c.layer][c.entry()] = int32(len(paths) - 1)
+		c.at++
+		if !c.skip() {
+			heap[0] = heap[len(heap)-1]
+			heap = heap[:len(heap)-1]
+		}
+		down(0)
+	}
+	if len(paths) < cap(paths)-cap(paths)/8 {
+		paths = slices.Clone(paths) // layers rewrote many paths: drop the slack
+	}
+	return paths
+}
+
+// deletions applies one layer's whiteouts (the path and all below it) and
+// opaque directories (everything below). They all act on the layers
+// below, so a deletion inside a folder the same layer deletes is skipped:
+// with es visited in path order, each path is looked at once per layer.
+func (m *merger) deletions(es []Entry, order []int32, layer int32) {
+	covered := "" // prefix of the last whole-tree deletion
+	for j := range es {
+		k := j
+		if order != nil {
+			k = int(order[j])
+		}
+		e := es[k]
+		if !e.Whiteout && !e.Opaque {
+			continue
+		}
+		if covered != "" && strings.HasPrefix(e.Path, covered) {
+			continue
+		}
+		m.deleteTree(e.Path, layer, e.Whiteout)
+		covered = treePrefix(e.Path)
+	}
+}
+
+// treePrefix is the prefix of every path below p.
+func treePrefix(p string) string {
+	if p == "/" {
+		return "/"
+	}
+	return strings.TrimSuffix(p, "/") + "/"
+}
+
+// deleteTree removes p (when self) and everything below it from the merged
+// view, recording a deletion by layer for each removed path. Paths the
+// deleting layer itself wrote stay (an opaque directory keeps its own
+// layer's entries).
+func (m *merger) deleteTree(p string, layer int32, self bool) {
+	paths := m.im.paths
+	if self {
+		if i, ok := m.im.index(p); ok {
+			m.remove(i, layer)
+		}
+	}
+	prefix := treePrefix(p)
+	i, _ := slices.BinarySearch(paths, prefix)
+	for ; i < len(paths) && strings.HasPrefix(paths[i], prefix); i++ {
+		m.remove(i, layer)
+	}
+}
+
+func (m *merger) remove(i int, layer int32) {
+	r := &m.im.final[i]
+	if r.layer < 0 || r.layer == layer {
+		return
+	}
+	r.layer = -1
+	m.im.present--
+	m.pending = append(m.pending, pendingChange{path: int32(i), Change: Change{Layer: layer, Kind: Deleted}})
+}
+
+// groupChanges orders the changes by path (a stable counting sort, so
+// each path's stay in layer order) and returns them with each path's
+// start: path i's changes are changes[at[i]:at[i+1]].
+func groupChanges(pending []pendingChange, paths int) (changes []Change, at []uint32) {
+	at = make([]uint32, paths+1)
+	for _, c := range pending {
+		at[c.path+1]++
+	}
+	for i := 1; i <= paths; i++ {
+		at[i] += at[i-1]
+	}
+	changes = make([]Change, len(pending))
+	for _, c := range pending {
+		changes[at[c.path]] = c.Change
+		at[c.path]++
+	}
+	// at[i] is now path i's end, which is path i+1's start.
+	copy(at[1:], at[:paths])
+	at[0] = 0
+	return changes, at
 }
 
 // Clean normalizes a tar entry name to an absolute, cleaned path that can
@@ -148,9 +412,10 @@ func Clean(name string) string {
 // final filesystem), and the total.
 func (im *Image) Waste() (perLayer []int64, total int64) {
 	perLayer = make([]int64, len(im.Layers))
-	for _, changes := range im.history {
-		for i, c := range changes {
-			if c.Kind == Deleted || c.Size == 0 || i == len(changes)-1 {
+	for i := range im.paths {
+		changes := im.history(i)
+		for j, c := range changes {
+			if c.Kind == Deleted || c.Size == 0 || j == len(changes)-1 {
 				continue
 			}
 			// Superseded by a later change (overwrite or deletion).

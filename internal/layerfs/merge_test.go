@@ -13,12 +13,12 @@ func TestMergeWhiteoutsAndOpaque(t *testing.T) {
 	}
 	im := Merge(layers)
 	for _, gone := range []string{"/etc/secrets.txt", "/app/a", "/app/b"} {
-		if _, ok := im.Files[gone]; ok {
+		if _, ok := im.File(gone); ok {
 			t.Errorf("%s should be deleted", gone)
 		}
 	}
 	for p, layer := range map[string]int{"/app/c": 2, "/etc/passwd": 2, "/etc": 0} {
-		st, ok := im.Files[p]
+		st, ok := im.File(p)
 		if !ok || st.Layer != layer {
 			t.Errorf("%s: present=%v layer=%d, want layer %d", p, ok, st.Layer, layer)
 		}

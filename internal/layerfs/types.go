@@ -6,6 +6,7 @@ package layerfs
 import (
 	"context"
 	"io/fs"
+	"math"
 
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/inventory"
@@ -23,20 +24,32 @@ const (
 	TypeOther // devices, fifos
 )
 
-// Entry is one normalized tar header of a layer.
+// Entry is one normalized tar header of a layer. An image holds one per
+// path per layer (hundreds of thousands in a big image) and the merged
+// view refers to them instead of copying, so the fields are laid out to
+// fit 56 bytes plus the path.
 type Entry struct {
 	// Path is cleaned and absolute ("/etc/passwd"); never contains "..".
-	Path     string      `json:"p"`
-	Type     EntryType   `json:"t"`
-	Mode     fs.FileMode `json:"m"` // permissions plus fs.ModeSetuid/ModeSetgid/ModeSticky
-	Size     int64       `json:"s,omitempty"`
-	UID      int         `json:"u,omitempty"`
-	GID      int         `json:"g,omitempty"`
-	Linkname string      `json:"l,omitempty"`
+	Path     string `json:"p"`
+	Linkname string `json:"l,omitempty"`
+	Size     int64  `json:"s,omitempty"`
+	// Mode is the permissions plus fs.ModeSetuid/ModeSetgid/ModeSticky.
+	Mode fs.FileMode `json:"m"`
+	// UID and GID are the owner ids (tar ids beyond 32 bits are clamped,
+	// see ID).
+	UID  int32     `json:"u,omitempty"`
+	GID  int32     `json:"g,omitempty"`
+	Type EntryType `json:"t"`
 	// Whiteout marks an entry that deletes Path from lower layers; Opaque
 	// marks a directory whose lower-layer contents are hidden.
 	Whiteout bool `json:"w,omitempty"`
 	Opaque   bool `json:"o,omitempty"`
+}
+
+// ID converts a tar header's uid or gid to an Entry's, clamping values a
+// hostile archive may carry beyond the 32-bit range.
+func ID(v int) int32 {
+	return int32(max(min(v, math.MaxInt32), math.MinInt32))
 }
 
 // File is a regular file offered to an analyzer, with its content.

@@ -394,7 +394,7 @@ func entryFor(hdr *tar.Header) (Entry, bool) {
 		}
 		return Entry{Path: target, Whiteout: true}, true
 	}
-	e := Entry{Path: p, Mode: fs.FileMode(hdr.Mode & 0o777), UID: hdr.Uid, GID: hdr.Gid}
+	e := Entry{Path: p, Mode: fs.FileMode(hdr.Mode & 0o777), UID: ID(hdr.Uid), GID: ID(hdr.Gid)}
 	if hdr.Mode&0o4000 != 0 {
 		e.Mode |= fs.ModeSetuid
 	}

@@ -474,7 +474,7 @@ func TestWalkThenMerge(t *testing.T) {
 	}
 	im := Merge(res.Layers)
 	for _, p := range []string{"/etc/secret", "/var/lib/x/old"} {
-		if _, ok := im.Files[p]; ok {
+		if _, ok := im.File(p); ok {
 			t.Errorf("%s survived", p)
 		}
 		h := im.History(p)
@@ -482,7 +482,7 @@ func TestWalkThenMerge(t *testing.T) {
 			t.Errorf("%s history %+v", p, h)
 		}
 	}
-	if st, ok := im.Files["/var/lib/x/new"]; !ok || st.Layer != 1 {
+	if st, ok := im.File("/var/lib/x/new"); !ok || st.Layer != 1 {
 		t.Errorf("new file: %+v", st)
 	}
 }

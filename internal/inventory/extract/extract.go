@@ -195,7 +195,7 @@ func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 	seen := map[string]bool{}
 	for i, l := range img.Layers {
 		for _, p := range l.Packages {
-			st, ok := img.Files[p.Path]
+			st, ok := img.File(p.Path)
 			if !ok || st.Layer != i {
 				continue
 			}
@@ -211,16 +211,16 @@ func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 			// listed the package.
 			pos := -1
 			for j, c := range hist {
-				if c.Layer == i && c.Kind != layerfs.Deleted {
+				if int(c.Layer) == i && c.Kind != layerfs.Deleted {
 					pos = j
 				}
 			}
 			for j := pos - 1; j >= 0; j-- {
 				c := hist[j]
-				if c.Kind == layerfs.Deleted || c.Layer < 0 || c.Layer >= len(index) || !index[c.Layer][k] {
+				if c.Kind == layerfs.Deleted || c.Layer < 0 || int(c.Layer) >= len(index) || !index[c.Layer][k] {
 					break
 				}
-				added = c.Layer
+				added = int(c.Layer)
 			}
 			p.Layer = added
 			p.LayerDigest = img.Layers[added].Digest

@@ -170,13 +170,13 @@ func (c *checker) endOfLife() []finding.Finding {
 		name = c.in.OS.ID + " " + c.in.OS.VersionID
 	}
 	p := "/etc/os-release"
-	if _, ok := c.im.Files[p]; !ok {
-		if _, ok := c.im.Files["/usr/lib/os-release"]; ok {
+	if _, ok := c.im.File(p); !ok {
+		if _, ok := c.im.File("/usr/lib/os-release"); ok {
 			p = "/usr/lib/os-release"
 		}
 	}
 	layer := -1
-	if st, ok := c.im.Files[p]; ok {
+	if st, ok := c.im.File(p); ok {
 		layer = st.Layer
 	}
 	msg := fmt.Sprintf("%s reached end of life on %s (source: %s)", name, r.EOL, r.Source)

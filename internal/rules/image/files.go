@@ -27,16 +27,16 @@ type fate struct {
 func (c *checker) fateOf(p string, layer int) fate {
 	hist := c.im.History(p)
 	for i, ch := range hist {
-		if ch.Layer != layer || ch.Kind == layerfs.Deleted {
+		if int(ch.Layer) != layer || ch.Kind == layerfs.Deleted {
 			continue
 		}
 		// The last change by this layer decides; look at the next one.
-		if i+1 < len(hist) && hist[i+1].Layer != layer {
+		if i+1 < len(hist) && int(hist[i+1].Layer) != layer {
 			next := hist[i+1]
 			if next.Kind == layerfs.Deleted {
-				return fate{gone: true, by: next.Layer, verb: "deleted"}
+				return fate{gone: true, by: int(next.Layer), verb: "deleted"}
 			}
-			return fate{gone: true, by: next.Layer, replaced: true, verb: "replaced"}
+			return fate{gone: true, by: int(next.Layer), replaced: true, verb: "replaced"}
 		}
 	}
 	return fate{}
@@ -134,21 +134,6 @@ func uniqueJoin(ss []string) string {
 	return strings.Join(out, ", ")
 }
 
-// sortedPaths returns the final filesystem's paths in order (computed
-// once per Check).
-func (c *checker) sortedPaths() []string {
-	if c.paths != nil {
-		return c.paths
-	}
-	ps := make([]string, 0, len(c.im.Files))
-	for p := range c.im.Files {
-		ps = append(ps, p)
-	}
-	sort.Strings(ps)
-	c.paths = ps
-	return ps
-}
-
 // stockSetuid are setuid/setgid programs every distribution base ships
 // (shadow, util-linux, openssh-client, bsdutils...). They are reported as
 // one LOW finding per layer listing them, so a stock Debian or Ubuntu
@@ -166,8 +151,7 @@ func (c *checker) setuid() []finding.Finding {
 	r := rules.MustLookup("KS-IM-006")
 	var out []finding.Finding
 	stock := map[int][]string{}
-	for _, p := range c.sortedPaths() {
-		st := c.im.Files[p]
+	for p, st := range c.im.Files() {
 		if st.Type != layerfs.TypeFile || st.Mode&(fs.ModeSetuid|fs.ModeSetgid) == 0 {
 			continue
 		}
@@ -210,8 +194,7 @@ func (c *checker) worldWritable() []finding.Finding {
 	var out []finding.Finding
 	var reported []string
 	counts := map[int]int{}
-	for _, p := range c.sortedPaths() {
-		st := c.im.Files[p]
+	for p, st := range c.im.Files() {
 		if st.Type == layerfs.TypeSymlink || st.Type == layerfs.TypeOther || st.Mode.Perm()&0o002 == 0 {
 			continue
 		}
@@ -266,8 +249,7 @@ func (c *checker) caches() []finding.Finding {
 		root         string
 	}
 	accs := make([]acc, len(cacheSpecs))
-	for _, p := range c.sortedPaths() {
-		st := c.im.Files[p]
+	for p, st := range c.im.Files() {
 		if st.Type != layerfs.TypeFile || st.Size <= 0 {
 			continue
 		}
@@ -335,7 +317,7 @@ func (c *checker) shells() []finding.Finding {
 		for _, n := range group {
 			for _, d := range binDirs {
 				p := d + "/" + n
-				st, ok := c.im.Files[p]
+				st, ok := c.im.File(p)
 				if !ok || st.Type == layerfs.TypeDir || st.Type == layerfs.TypeOther {
 					continue
 				}
@@ -365,8 +347,7 @@ func (c *checker) waste() []finding.Finding {
 		verb string
 	}
 	items := map[int][]wasted{}
-	for _, p := range c.im.Paths() {
-		hist := c.im.History(p)
+	for p, hist := range c.im.Histories() {
 		for i, ch := range hist {
 			if ch.Kind == layerfs.Deleted || ch.Size == 0 || i == len(hist)-1 || perLayer[ch.Layer] < c.in.WasteMinBytes {
 				continue
@@ -375,7 +356,7 @@ func (c *checker) waste() []finding.Finding {
 			if hist[i+1].Kind == layerfs.Deleted {
 				verb = "deleted"
 			}
-			items[ch.Layer] = append(items[ch.Layer], wasted{p, ch.Size, hist[i+1].Layer, verb})
+			items[int(ch.Layer)] = append(items[int(ch.Layer)], wasted{p, ch.Size, int(hist[i+1].Layer), verb})
 		}
 	}
 	r := rules.MustLookup("KS-IM-012")

@@ -102,7 +102,6 @@ type checker struct {
 	im    *layerfs.Image
 	steps []string // redacted, per layer
 	hist  []histEntry
-	paths []string // sorted final paths, see sortedPaths
 }
 
 func newChecker(in Input) *checker {
