@@ -129,6 +129,7 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 	}
 	b := &builder{f: f, global: map[string]string{}, shellPOSIX: true}
+	defer b.release()
 	for _, n := range res.AST.Children {
 		if err := b.add(n); err != nil {
 			return nil, err
@@ -184,7 +185,8 @@ type builder struct {
 	f          *File
 	global     map[string]string // global ARG defaults
 	shellPOSIX bool              // current stage's SHELL is sh-like
-	sh         *syntax.Parser    // reused shell parser
+	sh         *syntax.Parser    // reused shell parser (from shellParsers)
+	cmds       []Command         // scratch for the commands of one RUN
 }
 
 func (b *builder) add(n *parser.Node) error {

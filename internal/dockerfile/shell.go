@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"strings"
+	"sync"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -160,25 +161,51 @@ func (b *builder) script(in *Instruction) *Script {
 			text = sb.String()
 		}
 	}
-	sc := &Script{Text: text, sh: b.shellParser()}
+	sc := &Script{Text: text, sh: b.shellParser(), Commands: b.cmds[:0]}
 	sc.parse(text, -1, 0)
-	sc.sh = nil
+	b.finish(sc)
 	return sc
 }
+
+// finish moves sc's commands out of the builder's scratch slice into one
+// allocation of the exact size (the scratch is reused for the next RUN).
+func (b *builder) finish(sc *Script) {
+	sc.sh = nil
+	b.cmds = sc.Commands[:0]
+	if len(sc.Commands) == 0 {
+		sc.Commands = nil
+		return
+	}
+	sc.Commands = append(make([]Command, 0, len(sc.Commands)), sc.Commands...)
+	clear(b.cmds[:len(sc.Commands)]) // drop references held by the scratch
+}
+
+// shellParsers recycles mvdan.cc/sh parsers across files (a Parser is not
+// safe for concurrent use; each Parse holds one while it runs).
+var shellParsers = sync.Pool{New: func() any { return syntax.NewParser(syntax.Variant(syntax.LangBash)) }}
 
 // shellParser returns the builder's reusable shell parser.
 func (b *builder) shellParser() *syntax.Parser {
 	if b.sh == nil {
-		b.sh = syntax.NewParser(syntax.Variant(syntax.LangBash))
+		b.sh = shellParsers.Get().(*syntax.Parser)
 	}
 	return b.sh
+}
+
+// release hands the builder's shell parser back for reuse.
+func (b *builder) release() {
+	if b.sh != nil {
+		shellParsers.Put(b.sh)
+		b.sh = nil
+	}
 }
 
 // parse adds the commands of text, nested under parent.
 func (sc *Script) parse(text string, parent, depth int) {
 	p := sc.sh
 	if p == nil {
-		p = syntax.NewParser(syntax.Variant(syntax.LangBash))
+		p = shellParsers.Get().(*syntax.Parser)
+		defer shellParsers.Put(p)
 	}
 	f, err := p.Parse(strings.NewReader(text), "")
 	if err != nil {
@@ -278,6 +305,9 @@ func (w *walker) cmd(st *syntax.Stmt, parent int, subst bool, pipe, pos int) {
 			return
 		}
 		cmd := Command{Pipeline: pipe, PipeIndex: pos, Parent: parent, Subst: subst, InSubshell: w.subshell > 0}
+		if len(c.Assigns) > 0 {
+			cmd.Assigns = make([]string, 0, len(c.Assigns))
+		}
 		for _, a := range c.Assigns {
 			v := ""
 			if a.Value != nil {
@@ -289,8 +319,9 @@ func (w *walker) cmd(st *syntax.Stmt, parent int, subst bool, pipe, pos int) {
 			}
 			cmd.Assigns = append(cmd.Assigns, name+"="+v)
 		}
-		for _, a := range c.Args {
-			cmd.Args = append(cmd.Args, wordString(a))
+		cmd.Args = make([]string, len(c.Args))
+		for i, a := range c.Args {
+			cmd.Args[i] = wordString(a)
 		}
 		idx := len(w.sc.Commands)
 		w.sc.Commands = append(w.sc.Commands, cmd)
@@ -399,6 +430,19 @@ func wordString(w *syntax.Word) string {
 	}
 	if lit := w.Lit(); lit != "" || len(w.Parts) == 0 {
 		return lit
+	}
+	if len(w.Parts) == 1 { // "quoted" or 'quoted': no builder needed
+		switch x := w.Parts[0].(type) {
+		case *syntax.SglQuoted:
+			return x.Value
+		case *syntax.DblQuoted:
+			if len(x.Parts) == 0 {
+				return ""
+			}
+			if l, ok := x.Parts[0].(*syntax.Lit); ok && len(x.Parts) == 1 {
+				return l.Value
+			}
+		}
 	}
 	var sb strings.Builder
 	parts(&sb, w.Parts)

@@ -11,20 +11,66 @@ import (
 
 // aptNoRecommendsConfigured reports whether a RUN in the chain writes an
 // apt config that disables recommends.
-func aptNoRecommendsConfigured(stages []*df.Stage) bool {
+func (c *Context) aptNoRecommendsConfigured(stages []*df.Stage) bool {
 	found := false
 	runs(stages, func(_ *df.Stage, _ *df.Instruction, sc *df.Script) {
-		t := strings.ToLower(sc.Text)
-		if strings.Contains(t, "install-recommends") && (strings.Contains(t, "false") || strings.Contains(t, "\"0\"")) {
-			found = true
+		if found {
+			return
 		}
+		sf := c.facts(sc)
+		if sf.noRecommends == 0 {
+			sf.noRecommends = -1
+			if disablesRecommends(sc.Text) {
+				sf.noRecommends = 1
+			}
+		}
+		found = sf.noRecommends > 0
 	})
 	return found
 }
 
+// disablesRecommends reports whether shell text mentions
+// install-recommends together with false or "0" (case-insensitive): an
+// apt configuration that turns recommends off.
+func disablesRecommends(text string) bool {
+	if !isASCII(text) {
+		t := strings.ToLower(text)
+		return strings.Contains(t, "install-recommends") && (strings.Contains(t, "false") || strings.Contains(t, "\"0\""))
+	}
+	return containsFoldASCII(text, "install-recommends") && (containsFoldASCII(text, "false") || strings.Contains(text, "\"0\""))
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFoldASCII reports whether s contains sub, ignoring ASCII case;
+// sub must be lower-case ASCII and not empty.
+func containsFoldASCII(s, sub string) bool {
+	first := sub[0]
+	upper := first
+	if 'a' <= first && first <= 'z' {
+		upper -= 'a' - 'A'
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if b := s[i]; b != first && b != upper {
+			continue
+		}
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
 func checkNoInstallRecommends(c *Context) {
 	for _, s := range c.File.Stages {
-		if aptNoRecommendsConfigured(s.Chain()) {
+		if c.aptNoRecommendsConfigured(s.Chain()) {
 			continue
 		}
 		runs([]*df.Stage{s}, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
@@ -71,7 +117,7 @@ func removesPath(sc *df.Script, prefixes ...string) bool {
 }
 
 func checkAptLists(c *Context) {
-	runs(finalChain(c.File), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
+	runs(c.finalChain(), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
 		var inst *pkgOp
 		cleaned := false
 		for _, op := range c.pkgOps(sc) {
@@ -94,7 +140,7 @@ func checkAptLists(c *Context) {
 }
 
 func checkApkNoCache(c *Context) {
-	runs(finalChain(c.File), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
+	runs(c.finalChain(), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
 		if removesPath(sc, "/var/cache/apk") || hasCacheMount(in, "/var/cache/apk", "/etc/apk/cache") {
 			return
 		}
@@ -122,7 +168,7 @@ func stageEnv(stages []*df.Stage) map[string]string {
 }
 
 func checkLangCache(c *Context) {
-	chain := finalChain(c.File)
+	chain := c.finalChain()
 	env := stageEnv(chain)
 	pipNoCache := false
 	if v, ok := env["PIP_NO_CACHE_DIR"]; ok && v != "" {
@@ -502,7 +548,7 @@ func isWindowsPath(p string) bool {
 }
 
 func checkRPMCache(c *Context) {
-	runs(finalChain(c.File), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
+	runs(c.finalChain(), func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
 		ops := c.pkgOps(sc)
 		for _, op := range ops {
 			if (op.Mgr != "yum" && op.Mgr != "zypper") || !op.isInstall() {

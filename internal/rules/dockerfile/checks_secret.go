@@ -229,7 +229,7 @@ type added struct {
 }
 
 func checkAddThenDelete(c *Context) {
-	for _, s := range finalChain(c.File) {
+	for _, s := range c.finalChain() {
 		workdir := "/"
 		var adds []added
 		for _, in := range s.Instructions {

@@ -9,9 +9,9 @@ import (
 )
 
 // lastUser returns the last USER instruction of the final image's stages.
-func lastUser(f *df.File) *df.Instruction {
+func lastUser(c *Context) *df.Instruction {
 	var u *df.Instruction
-	for _, in := range chainInstructions(finalChain(f)) {
+	for _, in := range c.chainInstructions() {
 		if in.Cmd == "user" {
 			u = in
 		}
@@ -48,7 +48,7 @@ func baseRunsNonRoot(r df.ImageRef) bool {
 
 func checkRootUser(c *Context) {
 	fs := c.File.FinalStage()
-	u := lastUser(c.File)
+	u := lastUser(c)
 	if u == nil {
 		root := fs.Root()
 		if root.Base.Scratch || baseRunsNonRoot(root.Base) || root.Base.Unresolved {
@@ -130,7 +130,7 @@ func checkTrustedRegistry(c *Context) {
 }
 
 func checkHealthcheck(c *Context) {
-	for _, in := range chainInstructions(finalChain(c.File)) {
+	for _, in := range c.chainInstructions() {
 		if in.Cmd == "healthcheck" {
 			return
 		}
@@ -140,7 +140,7 @@ func checkHealthcheck(c *Context) {
 }
 
 func checkOCILabels(c *Context) {
-	for _, in := range chainInstructions(finalChain(c.File)) {
+	for _, in := range c.chainInstructions() {
 		if in.Cmd != "label" {
 			continue
 		}
@@ -155,7 +155,7 @@ func checkOCILabels(c *Context) {
 }
 
 func checkShellForm(c *Context) {
-	for _, in := range chainInstructions(finalChain(c.File)) {
+	for _, in := range c.chainInstructions() {
 		if (in.Cmd != "cmd" && in.Cmd != "entrypoint") || in.JSON || len(in.Args) == 0 {
 			continue
 		}
@@ -471,12 +471,12 @@ func writableHint(dest string) string {
 }
 
 func checkChown(c *Context) {
-	u := lastUser(c.File)
+	u := lastUser(c)
 	if u == nil || isRootUser(userName(c.File, u)) {
 		return
 	}
 	user := userName(c.File, u)
-	for _, s := range finalChain(c.File) {
+	for _, s := range c.finalChain() {
 		workdir := "/"
 		for i, in := range s.Instructions {
 			if in.Cmd == "workdir" && len(in.Args) > 0 {

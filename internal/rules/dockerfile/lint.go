@@ -47,20 +47,63 @@ type Context struct {
 	File *df.File
 	Opts *Options
 	out  []finding.Finding
-	ops  map[*df.Script][]pkgOp // pkgOps cache: many checks read the same RUN
+
+	// Facts many checks read, computed once per file.
+	scripts  map[*df.Script]*scriptFacts
+	chain    []*df.Stage       // finalChain, once computed
+	chainIns []*df.Instruction // instructions of chain
+	chained  bool              // chain and chainIns are set
+}
+
+// scriptFacts caches what several checks derive from one RUN.
+type scriptFacts struct {
+	ops          []pkgOp
+	opsDone      bool
+	noRecommends int8 // 0 unknown, 1 yes, -1 no
+}
+
+// facts returns the cache entry of sc.
+func (c *Context) facts(sc *df.Script) *scriptFacts {
+	if sf := c.scripts[sc]; sf != nil {
+		return sf
+	}
+	if c.scripts == nil {
+		c.scripts = make(map[*df.Script]*scriptFacts, 8)
+	}
+	sf := &scriptFacts{}
+	c.scripts[sc] = sf
+	return sf
 }
 
 // pkgOps returns the package-manager invocations of sc (computed once).
 func (c *Context) pkgOps(sc *df.Script) []pkgOp {
-	if ops, ok := c.ops[sc]; ok {
-		return ops
+	sf := c.facts(sc)
+	if !sf.opsDone {
+		sf.ops, sf.opsDone = pkgOps(sc), true
 	}
-	if c.ops == nil {
-		c.ops = map[*df.Script][]pkgOp{}
+	return sf.ops
+}
+
+// finalChain returns the stages whose layers end up in the final image
+// (computed once; callers must not modify the slice).
+func (c *Context) finalChain() []*df.Stage {
+	c.chainOnce()
+	return c.chain
+}
+
+// chainInstructions returns the instructions of finalChain, in order
+// (computed once; callers must not modify the slice).
+func (c *Context) chainInstructions() []*df.Instruction {
+	c.chainOnce()
+	return c.chainIns
+}
+
+func (c *Context) chainOnce() {
+	if !c.chained {
+		c.chain = finalChain(c.File)
+		c.chainIns = chainInstructions(c.chain)
+		c.chained = true
 	}
-	ops := pkgOps(sc)
-	c.ops[sc] = ops
-	return ops
 }
 
 // Report adds a finding for rule id at instruction in (nil: line 1). An
@@ -78,50 +121,54 @@ func (c *Context) Report(id string, in *df.Instruction, msg, fix string) {
 	if in != nil && slices.Contains(in.Ignores, id) {
 		f.Suppressed = &finding.Suppression{By: "inline", Source: c.File.Path + ":" + itoa(in.IgnoreLine), Reason: "# kensa ignore=" + id}
 	}
+	if c.out == nil {
+		c.out = make([]finding.Finding, 0, 16) // a typical file has a handful to a dozen
+	}
 	c.out = append(c.out, f)
 }
 
 // Checks returns every Dockerfile check in rule-ID order.
-func Checks() []Check {
-	return []Check{
-		{"KS-DF-001", checkRootUser},
-		{"KS-DF-002", checkLatestTag},
-		{"KS-DF-003", checkDigest},
-		{"KS-DF-004", checkTrustedRegistry},
-		{"KS-DF-005", checkAdd},
-		{"KS-DF-006", checkNoInstallRecommends},
-		{"KS-DF-007", checkAptLists},
-		{"KS-DF-008", checkApkNoCache},
-		{"KS-DF-009", checkLangCache},
-		{"KS-DF-010", checkCredentialVars},
-		{"KS-DF-011", checkCredentialFiles},
-		{"KS-DF-012", checkAddThenDelete},
-		{"KS-DF-013", checkCurlPipeShell},
-		{"KS-DF-014", checkSudo},
-		{"KS-DF-015", checkHealthcheck},
-		{"KS-DF-016", checkOCILabels},
-		{"KS-DF-017", checkCopyBeforeInstall},
-		{"KS-DF-018", checkToolchain},
-		{"KS-DF-019", checkAptUpdateAlone},
-		{"KS-DF-020", checkPins},
-		{"KS-DF-021", checkSSH},
-		{"KS-DF-022", checkWorldWritable},
-		{"KS-DF-023", checkWorkdir},
-		{"KS-DF-024", checkShellForm},
-		{"KS-DF-025", checkRPMCache},
-		{"KS-DF-026", checkMinimalBase},
-		{"KS-DF-027", checkChown},
-		{"KS-DF-028", checkUserExists},
-		{"KS-DF-029", checkUpgrade},
-		{"KS-DF-030", checkArgSecret},
-	}
+func Checks() []Check { return slices.Clone(checks) }
+
+// checks is the catalogue Lint runs (built once, not per file).
+var checks = []Check{
+	{"KS-DF-001", checkRootUser},
+	{"KS-DF-002", checkLatestTag},
+	{"KS-DF-003", checkDigest},
+	{"KS-DF-004", checkTrustedRegistry},
+	{"KS-DF-005", checkAdd},
+	{"KS-DF-006", checkNoInstallRecommends},
+	{"KS-DF-007", checkAptLists},
+	{"KS-DF-008", checkApkNoCache},
+	{"KS-DF-009", checkLangCache},
+	{"KS-DF-010", checkCredentialVars},
+	{"KS-DF-011", checkCredentialFiles},
+	{"KS-DF-012", checkAddThenDelete},
+	{"KS-DF-013", checkCurlPipeShell},
+	{"KS-DF-014", checkSudo},
+	{"KS-DF-015", checkHealthcheck},
+	{"KS-DF-016", checkOCILabels},
+	{"KS-DF-017", checkCopyBeforeInstall},
+	{"KS-DF-018", checkToolchain},
+	{"KS-DF-019", checkAptUpdateAlone},
+	{"KS-DF-020", checkPins},
+	{"KS-DF-021", checkSSH},
+	{"KS-DF-022", checkWorldWritable},
+	{"KS-DF-023", checkWorkdir},
+	{"KS-DF-024", checkShellForm},
+	{"KS-DF-025", checkRPMCache},
+	{"KS-DF-026", checkMinimalBase},
+	{"KS-DF-027", checkChown},
+	{"KS-DF-028", checkUserExists},
+	{"KS-DF-029", checkUpgrade},
+	{"KS-DF-030", checkArgSecret},
 }
 
 // Lint runs every enabled check over f and returns the findings in
 // line order (suppressed ones included, marked).
 func Lint(f *df.File, opts Options) []finding.Finding {
 	c := &Context{File: f, Opts: &opts}
-	for _, ch := range Checks() {
+	for _, ch := range checks {
 		if slices.Contains(opts.Disabled, ch.ID) {
 			continue
 		}
@@ -163,15 +210,45 @@ func runs(stages []*df.Stage, fn func(s *df.Stage, in *df.Instruction, sc *df.Sc
 	}
 }
 
+// clip collapses whitespace runs in s to one space and cuts the result at
+// n bytes (marked with "…"); only the first 4n bytes of s are read.
 func clip(s string, n int) string {
 	if len(s) > 4*n {
 		s = s[:4*n]
+	}
+	if !needsCollapse(s) {
+		if len(s) > n {
+			return s[:n] + "…"
+		}
+		return s
 	}
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// needsCollapse reports whether strings.Join(strings.Fields(s), " ") would
+// differ from s: leading/trailing space, a run of spaces, or any
+// whitespace other than a single ASCII space (or non-ASCII, which may be
+// Unicode space).
+func needsCollapse(s string) bool {
+	prevSpace := true // a leading space needs trimming
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= 0x80, b == '\t', b == '\n', b == '\v', b == '\f', b == '\r':
+			return true
+		case b == ' ':
+			if prevSpace {
+				return true
+			}
+			prevSpace = true
+		default:
+			prevSpace = false
+		}
+	}
+	return prevSpace && len(s) > 0 // trailing space
 }
 
 // cmdText renders a command for messages.
