@@ -74,18 +74,16 @@ type scanner struct {
 	// have (every keyword has at least 3 bytes): most bigram hits in text
 	// ("to", "pa", "se") stop here without comparing keywords.
 	third [][4]uint64
-	// pairs is the prefilter in front of index: the set of raw byte pairs
-	// (little-endian uint16 of b[j], b[j+1], every upper/lower-case
-	// variant) found at offset 0 or 1 of some keyword. Every keyword has
-	// at least 3 bytes, so a keyword starting at p covers the pair at the
-	// even offset p (p even) or p+1 (p odd): testing only the pairs at
-	// even offsets, 4 per 8-byte word, finds every possible start. The
-	// set is 8 KiB (it stays in L1) and in binary or numeric content
-	// almost no word has a member, so the scan touches each word once.
-	pairs [1 << 10]uint64
-	// starts and seconds split pairs: the pairs at offset 0 of some
-	// keyword (a candidate start at j) and at offset 1 (a start at j-1).
-	starts, seconds [1 << 10]uint64
+	// class is the prefilter in front of index, indexed by the raw byte
+	// pair b[j] | b[j+1]<<8: bit 1 is set when the pair (in any case) is
+	// the first two bytes of some keyword (a start at j), bit 0 when it is
+	// the second and third (a start at j-1). Every keyword has at least
+	// 3 bytes, so a keyword starting at p covers the pair at the even
+	// offset p (p even) or p+1 (p odd): testing only the pairs at even
+	// offsets, 4 per 8-byte word, finds every possible start. In binary
+	// or numeric content almost no word has a candidate, so the scan
+	// costs one load and four table lookups per 8 bytes.
+	class [1 << 16]uint8
 }
 
 type keyword struct {
@@ -136,12 +134,10 @@ func newScanner(dets []*Detector) *scanner {
 		s.buckets[b] = append(s.buckets[b], int32(ki))
 		c := k.lower[2]
 		s.third[b][c>>6] |= 1 << (c & 63)
-		for off, set := range []*[1 << 10]uint64{&s.starts, &s.seconds} {
+		for off := range 2 {
 			for _, c0 := range caseVariants(k.lower[off]) {
 				for _, c1 := range caseVariants(k.lower[off+1]) {
-					p := uint16(c0) | uint16(c1)<<8
-					set[p>>6] |= 1 << (p & 63)
-					s.pairs[p>>6] |= 1 << (p & 63)
+					s.class[uint16(c0)|uint16(c1)<<8] |= 1 << (1 - off)
 				}
 			}
 		}
@@ -171,32 +167,37 @@ func (s *scanner) scan(b []byte) []Match {
 		return nil
 	}
 	// One pass: record keyword hits as windows per detector. The pair
-	// prefilter looks at 8 bytes per step; in a word with a candidate
-	// pair at j, the start j-1 (pair in seconds) and then j (pair in
-	// starts) are checked exactly. Starts are checked in increasing
-	// order, each at most once (j-1 and j belong to the pair at j only).
+	// prefilter (class) looks at 8 bytes per step; in a word with a
+	// candidate pair at j, the start j-1 and then j are checked exactly
+	// (hitAt). Starts are checked in increasing order, each at most once
+	// (j-1 and j belong to the pair at j only).
 	wins := make([][]window, len(s.dets))
 	n := len(b)
 	i := 0
-	for ; i+8 <= n; i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		k0, k1, k2, k3 := uint16(w), uint16(w>>16), uint16(w>>32), uint16(w>>48)
-		if (s.pairs[k0>>6]>>(k0&63)|s.pairs[k1>>6]>>(k1&63)|s.pairs[k2>>6]>>(k2&63)|s.pairs[k3>>6]>>(k3&63))&1 == 0 {
+	for ; i+16 <= n; i += 16 {
+		w, x := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+		// Bit 2g of m: a start at i-1+2g; bit 2g+1: a start at i+2g.
+		m := uint64(s.class[uint16(w)]) | uint64(s.class[uint16(w>>16)])<<2 |
+			uint64(s.class[uint16(w>>32)])<<4 | uint64(s.class[uint16(w>>48)])<<6 |
+			uint64(s.class[uint16(x)])<<8 | uint64(s.class[uint16(x>>16)])<<10 |
+			uint64(s.class[uint16(x>>32)])<<12 | uint64(s.class[uint16(x>>48)])<<14
+		if m == 0 {
 			continue
 		}
-		// Bit 2g of m: a start at i-1+2g (pair g in seconds); bit 2g+1:
-		// a start at i+2g (pair g in starts).
-		m := s.seconds[k0>>6]>>(k0&63)&1 | s.starts[k0>>6]>>(k0&63)&1<<1 |
-			s.seconds[k1>>6]>>(k1&63)&1<<2 | s.starts[k1>>6]>>(k1&63)&1<<3 |
-			s.seconds[k2>>6]>>(k2&63)&1<<4 | s.starts[k2>>6]>>(k2&63)&1<<5 |
-			s.seconds[k3>>6]>>(k3&63)&1<<6 | s.starts[k3>>6]>>(k3&63)&1<<7
 		if i == 0 {
 			m &^= 1
 		}
 		for ; m != 0; m &= m - 1 {
-			if p := i - 1 + bits.TrailingZeros64(m); p+2 < n {
-				s.hitAt(b, p, wins)
+			p := i - 1 + bits.TrailingZeros64(m)
+			if p+2 >= n {
+				continue
 			}
+			// A keyword at p has its first pair in starts and its second
+			// in seconds; one pair was tested above, test both here.
+			if s.class[uint16(b[p])|uint16(b[p+1])<<8]&2 == 0 || s.class[uint16(b[p+1])|uint16(b[p+2])<<8]&1 == 0 {
+				continue
+			}
+			s.hitAt(b, p, wins)
 		}
 	}
 	for p := max(i-1, 0); p+2 < n; p++ {
