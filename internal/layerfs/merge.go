@@ -142,17 +142,17 @@ func (im *Image) FileContent(p string) ([]byte, bool) {
 	return b, ok
 }
 
-// pendingChange is a change recorded during the merge, before the changes
-// are grouped by path.
-type pendingChange struct {
-	path int32
-	Change
-}
-
-// merger is the state of one Merge.
+// merger is the state of one Merge. The merge runs twice over the
+// layers: first counting each path's changes, then writing them straight
+// into their place in the shared change slice (at[i] is path i's next
+// free slot), so no list of all changes in layer order is ever held.
 type merger struct {
-	im      *Image
-	pending []pendingChange
+	im     *Image
+	layers []*LayerFacts
+	order  [][]int32 // per layer: entries in path order, nil when already so
+	pos    [][]int32 // per layer and entry: index in im.paths, -1 for whiteouts
+	at     []uint32
+	write  bool
 }
 
 // Merge applies layers in order (lowest first) and returns the merged view.
@@ -163,52 +163,82 @@ type merger struct {
 // them so and sorted layers merge without extra memory.
 //
 // The merged view refers to the layers' entries: they must not be changed
-// afterwards.
+// afterwards. Its memory is about 45 bytes per path (a path slice, a
+// reference, a history start and a 16-byte change), plus 4 bytes per
+// entry while merging.
 func Merge(layers []*LayerFacts) *Image {
 	im := &Image{Layers: layers}
-	// Each layer's entries in path order (nil: already in order).
-	order := make([][]int32, len(layers))
+	m := &merger{im: im, layers: layers, order: make([][]int32, len(layers)), pos: make([][]int32, len(layers))}
 	for i, l := range layers {
-		order[i] = pathOrder(l.Entries)
+		m.order[i] = pathOrder(l.Entries)
 	}
-	// Every entry's position in the sorted path list (whiteouts: -1).
-	pos := make([][]int32, len(layers))
-	im.paths = mergePaths(layers, order, pos)
-	im.final = make([]entryRef, len(im.paths))
+	im.paths = mergePaths(layers, m.order, m.pos)
+	n := len(im.paths)
+	im.final = make([]entryRef, n)
+	m.at = make([]uint32, n+1)
+	m.apply() // count
+	for i := 1; i <= n; i++ {
+		m.at[i] += m.at[i-1]
+	}
+	im.changes = make([]Change, m.at[n])
+	m.write = true
+	m.apply()
+	// at[i] is now path i's end, which is path i+1's start.
+	copy(m.at[1:], m.at[:n])
+	m.at[0] = 0
+	im.histAt = m.at
+	return im
+}
+
+// apply runs the merge over every layer from an empty view, recording
+// each change (see record).
+func (m *merger) apply() {
+	im := m.im
 	for i := range im.final {
 		im.final[i].layer = -1
 	}
-	m := &merger{im: im, pending: make([]pendingChange, 0, len(im.paths)+len(im.paths)/8)}
-	for i, l := range layers {
-		m.deletions(l.Entries, order[i], int32(i))
+	im.present = 0
+	for i, l := range m.layers {
+		layer := int32(i)
+		m.deletions(l.Entries, m.order[i], layer)
 		for k, e := range l.Entries {
 			if e.Whiteout {
 				continue
 			}
-			at := pos[i][k]
+			at := m.pos[i][k]
 			prev := im.final[at]
 			kind := Added
 			if prev.layer >= 0 {
 				kind = Modified
 				// A file replacing a directory hides what was below it.
-				if layers[prev.layer].Entries[prev.entry].Type == TypeDir && e.Type != TypeDir {
-					m.deleteTree(e.Path, int32(i), false)
+				if m.layers[prev.layer].Entries[prev.entry].Type == TypeDir && e.Type != TypeDir {
+					m.deleteTree(e.Path, layer, false)
 				}
 			}
 			if im.final[at].layer < 0 { // (a non-directory "/" deletes itself above)
 				im.present++
 			}
-			im.final[at] = entryRef{layer: int32(i), entry: int32(k)}
+			im.final[at] = entryRef{layer: layer, entry: int32(k)}
 			if e.Type == TypeDir && kind == Modified && !e.Opaque {
 				// Re-listing a directory does not change it meaningfully.
 				continue
 			}
-			m.pending = append(m.pending, pendingChange{path: at, Change: Change{Layer: int32(i), Kind: kind, Size: e.Size}})
+			m.record(at, Change{Layer: layer, Kind: kind, Size: e.Size})
 		}
-		pos[i] = nil // done with this layer's positions
+		if m.write {
+			m.pos[i] = nil // done with this layer's positions
+		}
 	}
-	im.changes, im.histAt = groupChanges(m.pending, len(im.paths))
-	return im
+}
+
+// record counts a change of path i (first pass) or stores it (second).
+func (m *merger) record(i int32, c Change) {
+	if !m.write {
+		m.at[i+1]++
+		return
+	}
+	m.im.changes[m.at[i]] = c
+	m.at[i]++
 }
 
 // pathOrder returns the indices of es's entries in path order (stable),
@@ -376,29 +406,7 @@ func (m *merger) remove(i int, layer int32) {
 	}
 	r.layer = -1
 	m.im.present--
-	m.pending = append(m.pending, pendingChange{path: int32(i), Change: Change{Layer: layer, Kind: Deleted}})
-}
-
-// groupChanges orders the changes by path (a stable counting sort, so
-// each path's stay in layer order) and returns them with each path's
-// start: path i's changes are changes[at[i]:at[i+1]].
-func groupChanges(pending []pendingChange, paths int) (changes []Change, at []uint32) {
-	at = make([]uint32, paths+1)
-	for _, c := range pending {
-		at[c.path+1]++
-	}
-	for i := 1; i <= paths; i++ {
-		at[i] += at[i-1]
-	}
-	changes = make([]Change, len(pending))
-	for _, c := range pending {
-		changes[at[c.path]] = c.Change
-		at[c.path]++
-	}
-	// at[i] is now path i's end, which is path i+1's start.
-	copy(at[1:], at[:paths])
-	at[0] = 0
-	return changes, at
+	m.record(int32(i), Change{Layer: layer, Kind: Deleted})
 }
 
 // Clean normalizes a tar entry name to an absolute, cleaned path that can
