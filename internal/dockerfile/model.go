@@ -317,8 +317,14 @@ func (f *File) Text(in *Instruction) string {
 	return strings.Join(f.Lines[in.StartLine-1:in.EndLine], "\n")
 }
 
-// Basename returns the last element of a path-like command name.
-func Basename(s string) string { return path.Base(s) }
+// Basename returns the last element of a path-like command name
+// (path.Base; most names hold no slash and are returned as they are).
+func Basename(s string) string {
+	if s != "" && strings.IndexByte(s, '/') < 0 {
+		return s
+	}
+	return path.Base(s)
+}
 
 func atoi(s string) (int, bool) {
 	if s == "" || len(s) > 6 {

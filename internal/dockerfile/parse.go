@@ -12,7 +12,6 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"mvdan.cc/sh/v3/syntax"
 )
 
 // MaxFileSize is the largest Dockerfile ParseFile reads (a real one is a few KB).
@@ -185,8 +184,7 @@ type builder struct {
 	f          *File
 	global     map[string]string // global ARG defaults
 	shellPOSIX bool              // current stage's SHELL is sh-like
-	sh         *syntax.Parser    // reused shell parser (from shellParsers)
-	cmds       []Command         // scratch for the commands of one RUN
+	st         *shellState       // reused shell parser and scratch (from shellStates)
 }
 
 func (b *builder) add(n *parser.Node) error {

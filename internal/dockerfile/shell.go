@@ -21,7 +21,8 @@ type Script struct {
 	// commands come from a plain split on && || ; and |.
 	Fallback bool
 
-	sh *syntax.Parser // reused while parsing
+	sh     *syntax.Parser // reused while parsing
+	argbuf []string       // while parsing: backing store of every Command.Args
 }
 
 // Command is one simple command: its argv with quotes removed. Words that
@@ -161,51 +162,98 @@ func (b *builder) script(in *Instruction) *Script {
 			text = sb.String()
 		}
 	}
-	sc := &Script{Text: text, sh: b.shellParser(), Commands: b.cmds[:0]}
+	st := b.state()
+	sc := &Script{Text: text, sh: st.parser, Commands: st.cmds[:0], argbuf: st.args[:0]}
 	sc.parse(text, -1, 0)
 	b.finish(sc)
 	return sc
 }
 
-// finish moves sc's commands out of the builder's scratch slice into one
-// allocation of the exact size (the scratch is reused for the next RUN).
+// finish moves sc's commands, and their arguments, out of the builder's
+// scratch slices into one exact-size allocation each (the scratch is
+// reused for the next RUN).
 func (b *builder) finish(sc *Script) {
+	st := b.st
 	sc.sh = nil
-	b.cmds = sc.Commands[:0]
+	defer func(buf []string) {
+		clear(buf) // drop references held by the scratch
+		st.args = buf[:0]
+	}(sc.argbuf)
+	sc.argbuf = nil
+	st.cmds = sc.Commands[:0]
 	if len(sc.Commands) == 0 {
 		sc.Commands = nil
 		return
 	}
-	sc.Commands = append(make([]Command, 0, len(sc.Commands)), sc.Commands...)
-	clear(b.cmds[:len(sc.Commands)]) // drop references held by the scratch
-}
-
-// shellParsers recycles mvdan.cc/sh parsers across files (a Parser is not
-// safe for concurrent use; each Parse holds one while it runs).
-var shellParsers = sync.Pool{New: func() any { return syntax.NewParser(syntax.Variant(syntax.LangBash)) }}
-
-// shellParser returns the builder's reusable shell parser.
-func (b *builder) shellParser() *syntax.Parser {
-	if b.sh == nil {
-		b.sh = shellParsers.Get().(*syntax.Parser)
+	cmds := append(make([]Command, 0, len(sc.Commands)), sc.Commands...)
+	clear(st.cmds[:len(sc.Commands)])
+	sc.Commands = cmds
+	n := 0
+	for i := range cmds {
+		n += len(cmds[i].Args)
 	}
-	return b.sh
+	arena := make([]string, n)
+	n = 0
+	for i := range cmds {
+		a := cmds[i].Args
+		if a == nil {
+			continue
+		}
+		copy(arena[n:], a)
+		cmds[i].Args = arena[n : n+len(a) : n+len(a)]
+		n += len(a)
+	}
 }
 
-// release hands the builder's shell parser back for reuse.
+// shellState is what parsing RUN text reuses from one file to the next:
+// the mvdan.cc/sh parser and scratch slices for commands and arguments.
+type shellState struct {
+	parser *syntax.Parser
+	cmds   []Command
+	args   []string
+}
+
+// maxScratch bounds the scratch kept in the pool (one huge RUN must not
+// pin its buffers for the life of the process).
+const maxScratch = 4096
+
+// shellStates recycles shellStates across files (a Parser is not safe for
+// concurrent use; each Parse holds one while it runs).
+var shellStates = sync.Pool{New: func() any {
+	return &shellState{parser: syntax.NewParser(syntax.Variant(syntax.LangBash))}
+}}
+
+// state returns the builder's shell state, taken from the pool on first use.
+func (b *builder) state() *shellState {
+	if b.st == nil {
+		b.st = shellStates.Get().(*shellState)
+	}
+	return b.st
+}
+
+// release hands the builder's shell state back for reuse.
 func (b *builder) release() {
-	if b.sh != nil {
-		shellParsers.Put(b.sh)
-		b.sh = nil
+	st := b.st
+	if st == nil {
+		return
 	}
+	b.st = nil
+	if cap(st.cmds) > maxScratch {
+		st.cmds = nil
+	}
+	if cap(st.args) > maxScratch {
+		st.args = nil
+	}
+	shellStates.Put(st)
 }
 
 // parse adds the commands of text, nested under parent.
 func (sc *Script) parse(text string, parent, depth int) {
 	p := sc.sh
-	if p == nil {
-		p = shellParsers.Get().(*syntax.Parser)
-		defer shellParsers.Put(p)
+	if p == nil { // exec-form RUN's `sh -c`: no builder state at hand
+		st := shellStates.Get().(*shellState)
+		defer shellStates.Put(st)
+		p = st.parser
 	}
 	f, err := p.Parse(strings.NewReader(text), "")
 	if err != nil {
@@ -319,10 +367,14 @@ func (w *walker) cmd(st *syntax.Stmt, parent int, subst bool, pipe, pos int) {
 			}
 			cmd.Assigns = append(cmd.Assigns, name+"="+v)
 		}
-		cmd.Args = make([]string, len(c.Args))
-		for i, a := range c.Args {
-			cmd.Args[i] = wordString(a)
+		// Args live in one shared buffer while parsing; builder.finish moves
+		// them into one exact-size allocation per script.
+		start := len(w.sc.argbuf)
+		for _, a := range c.Args {
+			w.sc.argbuf = append(w.sc.argbuf, wordString(a))
 		}
+		end := len(w.sc.argbuf)
+		cmd.Args = w.sc.argbuf[start:end:end]
 		idx := len(w.sc.Commands)
 		w.sc.Commands = append(w.sc.Commands, cmd)
 		for _, a := range c.Args {
