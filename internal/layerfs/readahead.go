@@ -1,44 +1,58 @@
 package layerfs
 
 import (
+	"hash"
 	"io"
 )
 
-// readahead decompresses (and hashes) a layer in its own goroutine, a few
-// chunks ahead of the tar walk that consumes it, so decompression and
-// analysis of one layer use two cores.
+// readahead reads (and decompresses) a layer in one goroutine and hashes
+// it in a second, a few chunks ahead of the tar walk that consumes it, so
+// reading, hashing and analysis of one layer run on separate cores: a
+// single big layer no longer waits for its SHA-256 between reads.
+//
+// Memory is bounded: readaheadBufs chunks of readaheadChunk bytes cycle
+// from the reader to the hasher to the consumer and back; no stage
+// allocates.
 type readahead struct {
-	chunks chan []byte
+	filled chan []byte // read, not yet hashed
+	chunks chan []byte // hashed, for the consumer
 	free   chan []byte
 	stop   chan struct{}
-	done   chan struct{}
+	done   chan struct{} // closed when both goroutines are done
 	cur    []byte
 	held   []byte // the chunk cur points into, returned to free when spent
-	err    error  // set by the producer before chunks is closed
+	err    error  // set by the reader before filled is closed
 }
 
 const (
 	readaheadChunk = 512 << 10
 	readaheadDepth = 4
+	// readaheadBufs lets each of the three stages hold a chunk while
+	// readaheadDepth more wait in the queues.
+	readaheadBufs = readaheadDepth + 2
 )
 
-func newReadahead(src io.Reader) *readahead {
+// newReadahead starts reading src. Every byte read is written to h (when
+// non-nil) before the consumer sees it, so h is complete once Read has
+// returned the final error and Close has returned.
+func newReadahead(src io.Reader, h hash.Hash) *readahead {
 	r := &readahead{
-		chunks: make(chan []byte, readaheadDepth),
-		free:   make(chan []byte, readaheadDepth+1),
+		filled: make(chan []byte, readaheadDepth/2),
+		chunks: make(chan []byte, readaheadDepth/2),
+		free:   make(chan []byte, readaheadBufs),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	for range readaheadDepth + 1 {
+	for range readaheadBufs {
 		r.free <- make([]byte, readaheadChunk)
 	}
+	go r.hash(h)
 	go r.produce(src)
 	return r
 }
 
 func (r *readahead) produce(src io.Reader) {
-	defer close(r.done)
-	defer close(r.chunks)
+	defer close(r.filled)
 	for {
 		var buf []byte
 		select {
@@ -49,7 +63,7 @@ func (r *readahead) produce(src io.Reader) {
 		n, err := io.ReadFull(src, buf)
 		if n > 0 {
 			select {
-			case r.chunks <- buf[:n]:
+			case r.filled <- buf[:n]:
 			case <-r.stop:
 				return
 			}
@@ -59,6 +73,27 @@ func (r *readahead) produce(src io.Reader) {
 		}
 		if err != nil {
 			r.err = err
+			return
+		}
+	}
+}
+
+// hash writes each filled chunk to h and passes it on. It returns only
+// after the reader has closed filled (so after the reader's err is set and
+// the reader has stopped using src), closing chunks and then done.
+func (r *readahead) hash(h hash.Hash) {
+	defer close(r.done)
+	defer close(r.chunks)
+	for buf := range r.filled {
+		if h != nil {
+			h.Write(buf)
+		}
+		select {
+		case r.chunks <- buf:
+		case <-r.stop:
+			// Drain so the reader, blocked on filled, sees stop too.
+			for range r.filled {
+			}
 			return
 		}
 	}
@@ -81,8 +116,8 @@ func (r *readahead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the producer and waits for it, so the source may be used
-// (or closed) by the caller afterwards.
+// Close stops both goroutines and waits for them, so the source may be
+// used (or closed) by the caller afterwards.
 func (r *readahead) Close() {
 	select {
 	case <-r.stop:

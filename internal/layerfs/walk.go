@@ -229,8 +229,8 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 		un = br
 	}
 	diffH := sha256.New()
-	lr := &limitedReader{r: io.TeeReader(un, diffH), max: o.MaxLayerBytes, image: imageBytes, imageMax: o.MaxImageBytes}
-	ra := newReadahead(lr)
+	lr := &limitedReader{r: un, max: o.MaxLayerBytes, image: imageBytes, imageMax: o.MaxImageBytes}
+	ra := newReadahead(lr, diffH) // hashes in its own goroutine
 	defer ra.Close()
 	f, err := walkTar(ctx, ra, b.Index, b.Digest, o)
 	if err != nil {
