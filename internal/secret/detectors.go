@@ -325,6 +325,9 @@ var reGeneric = regexp.MustCompile(`(?i)((?:password|passwd|passphrase|secret|to
 // (not PASSWORD_FILE, TOKEN_URL, secretType...) and whose value passes
 // validGeneric.
 func findGeneric(w []byte) [][2]int {
+	if bytes.IndexByte(w, '=') < 0 && bytes.IndexByte(w, ':') < 0 {
+		return nil // every assignment reGeneric accepts has '=' or ':'
+	}
 	var out [][2]int
 	for _, m := range reGeneric.FindAllSubmatchIndex(w, -1) {
 		if !keyHoldsSecret(string(w[m[2]:m[3]])) || !validGeneric(w[m[4]:m[5]]) {
