@@ -169,47 +169,111 @@ func decodeFacts(b []byte) (*LayerFacts, error) {
 		d.fail("entry count")
 		return nil, d.err
 	}
-	f.Entries = make([]Entry, 0, n)
-	prev := ""
-	var sb strings.Builder
-	for range n {
-		shared := d.uvarint("shared prefix")
-		suffix := d.bytes(d.uvarint("path length"), "path")
-		if d.err == nil && shared > uint64(len(prev)) {
-			d.fail("shared prefix")
-		}
-		typ, flags := d.byte("type"), d.byte("flags")
-		mode := d.uvarint("mode")
-		size := d.uvarint("size")
-		uid, gid := d.varint("uid"), d.varint("gid")
-		var link []byte
-		if flags&flagLink != 0 {
-			link = d.bytes(d.uvarint("linkname length"), "linkname")
-		}
-		if d.err != nil {
-			return nil, d.err
-		}
-		if typ > byte(TypeOther) || flags&^(flagWhiteout|flagOpaque|flagLink) != 0 || mode > math.MaxUint32 ||
-			size > math.MaxInt64 || uid < math.MinInt32 || uid > math.MaxInt32 || gid < math.MinInt32 || gid > math.MaxInt32 {
-			return nil, fmt.Errorf("%w: bad entry fields", errCorrupt)
-		}
-		sb.Reset()
-		sb.Grow(int(shared) + len(suffix))
-		sb.WriteString(prev[:shared])
-		sb.Write(suffix)
-		p := sb.String()
-		if !strings.HasPrefix(p, "/") {
-			return nil, fmt.Errorf("%w: relative path %q", errCorrupt, p)
-		}
-		f.Entries = append(f.Entries, Entry{
-			Path: p, Type: EntryType(typ), Mode: fs.FileMode(mode), Size: int64(size),
-			UID: int32(uid), GID: int32(gid), Linkname: string(link),
-			Whiteout: flags&flagWhiteout != 0, Opaque: flags&flagOpaque != 0,
-		})
-		prev = p
+	// Paths and link names become substrings of one string per layer: a
+	// heap object per path would round each up to its size class (a
+	// 33-byte path takes 48 bytes). Two passes over the entries: check
+	// them and size the text, then write the text and the other fields.
+	entries := d.b
+	total, err := scanEntries(entries, n, maxExpansion(len(b)), nil, nil, nil)
+	if err != nil {
+		return nil, err
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
+	var text strings.Builder
+	text.Grow(total)
+	f.Entries = make([]Entry, n)
+	lens := make([]uint32, 2*n) // each entry's path and link name lengths
+	if _, err := scanEntries(entries, n, total, &text, f.Entries, lens); err != nil {
+		return nil, err
+	}
+	all := text.String()
+	off := 0
+	for k := range f.Entries {
+		e := &f.Entries[k]
+		pl, ll := int(lens[2*k]), int(lens[2*k+1])
+		e.Path = all[off : off+pl]
+		off += pl
+		if ll > 0 {
+			e.Linkname = all[off : off+ll]
+			off += ll
+		}
 	}
 	return &f, nil
+}
+
+// maxExpansion bounds the text a cache file of size n may decode to:
+// prefix sharing lets a small file describe huge paths, while real layers
+// expand about 4-15 times.
+func maxExpansion(n int) int {
+	return min(64*n+1<<20, math.MaxInt32)
+}
+
+// rawEntry is one encoded entry, its path still split into the length
+// shared with the previous path and the suffix.
+type rawEntry struct {
+	shared       uint64
+	suffix, link []byte
+	typ, flags   byte
+	mode, size   uint64
+	uid, gid     int64
+}
+
+// entry reads the next encoded entry.
+func (d *decoder) entry() rawEntry {
+	var r rawEntry
+	r.shared = d.uvarint("shared prefix")
+	r.suffix = d.bytes(d.uvarint("path length"), "path")
+	r.typ, r.flags = d.byte("type"), d.byte("flags")
+	r.mode = d.uvarint("mode")
+	r.size = d.uvarint("size")
+	r.uid, r.gid = d.varint("uid"), d.varint("gid")
+	if r.flags&flagLink != 0 {
+		r.link = d.bytes(d.uvarint("linkname length"), "linkname")
+	}
+	return r
+}
+
+// scanEntries reads n entries from b, checking each, and returns the
+// bytes their paths and link names take (at most limit). With text set it
+// also writes those bytes to text, their lengths to lens (two per entry)
+// and the other fields to out.
+func scanEntries(b []byte, n uint64, limit int, text *strings.Builder, out []Entry, lens []uint32) (int, error) {
+	d := &decoder{b: b}
+	var prev []byte // the previous path
+	total := 0
+	for k := range n {
+		r := d.entry()
+		if d.err != nil {
+			return 0, d.err
+		}
+		if r.shared > uint64(len(prev)) {
+			return 0, fmt.Errorf("%w: bad shared prefix", errCorrupt)
+		}
+		if r.typ > byte(TypeOther) || r.flags&^(flagWhiteout|flagOpaque|flagLink) != 0 || r.mode > math.MaxUint32 ||
+			r.size > math.MaxInt64 || r.uid < math.MinInt32 || r.uid > math.MaxInt32 || r.gid < math.MinInt32 || r.gid > math.MaxInt32 {
+			return 0, fmt.Errorf("%w: bad entry fields", errCorrupt)
+		}
+		prev = append(prev[:r.shared], r.suffix...)
+		if len(prev) == 0 || prev[0] != '/' {
+			return 0, fmt.Errorf("%w: relative path %q", errCorrupt, prev)
+		}
+		total += len(prev) + len(r.link)
+		if total > limit {
+			return 0, fmt.Errorf("%w: paths expand to more than %d bytes", errCorrupt, limit)
+		}
+		if text == nil {
+			continue
+		}
+		text.Write(prev)
+		text.Write(r.link)
+		lens[2*k], lens[2*k+1] = uint32(len(prev)), uint32(len(r.link))
+		out[k] = Entry{
+			Type: EntryType(r.typ), Mode: fs.FileMode(r.mode), Size: int64(r.size),
+			UID: int32(r.uid), GID: int32(r.gid),
+			Whiteout: r.flags&flagWhiteout != 0, Opaque: r.flags&flagOpaque != 0,
+		}
+	}
+	if len(d.b) != 0 {
+		return 0, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
+	}
+	return total, nil
 }

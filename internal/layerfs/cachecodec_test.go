@@ -2,11 +2,13 @@ package layerfs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kensa-sec/kensa/internal/finding"
@@ -66,6 +68,7 @@ func TestCacheCodecCorrupt(t *testing.T) {
 		"huge count": append(append([]byte(nil), empty[:len(empty)-1]...), 0xff, 0xff, 0xff, 0xff, 0x0f),
 		"bad prefix": append(append([]byte(nil), empty[:len(empty)-1]...), 1, 5, 1, 'x', 0, 0, 0, 0, 0, 0),
 	}
+	cases["path bomb"] = pathBomb()
 	// Every truncation fails cleanly.
 	for n := len(cacheMagic) + 1; n < len(good); n += 7 {
 		if _, err := decodeFacts(good[:n]); err == nil {
@@ -77,6 +80,28 @@ func TestCacheCodecCorrupt(t *testing.T) {
 			t.Errorf("%s: err %v, want errCorrupt", name, err)
 		}
 	}
+}
+
+// pathBomb is a small cache file whose prefix-shared paths would expand
+// to hundreds of megabytes: a 100 KB path, then 2,000 entries each
+// sharing all of the previous path and adding a byte.
+func pathBomb() []byte {
+	b, _ := encodeFacts(&LayerFacts{Entries: []Entry{}})
+	b = b[:len(b)-1] // drop the entry count
+	const n = 2001
+	b = binary.AppendUvarint(b, n)
+	long := "/" + strings.Repeat("a", 100_000)
+	entry := func(shared int, suffix string) {
+		b = binary.AppendUvarint(b, uint64(shared))
+		b = binary.AppendUvarint(b, uint64(len(suffix)))
+		b = append(b, suffix...)
+		b = append(b, byte(TypeFile), 0, 0x80, 0x03, 0, 0, 0) // type, flags, mode 0o600, size, uid, gid
+	}
+	entry(0, long)
+	for i := range n - 1 {
+		entry(len(long)+i, "b")
+	}
+	return b
 }
 
 // FuzzDecodeFacts: arbitrary bytes never panic the decoder, and whatever
@@ -130,12 +155,20 @@ func BenchmarkCacheDecode(b *testing.B) {
 	bin, _ := encodeFacts(f)
 	js, _ := json.Marshal(f)
 	b.Run("binary", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetBytes(int64(len(bin)))
 		for b.Loop() {
 			if _, err := decodeFacts(bin); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.StopTimer()
+		peak, kept := peakHeap(func() any {
+			g, _ := decodeFacts(bin)
+			return g
+		})
+		b.ReportMetric(float64(kept)/float64(len(f.Entries)), "heapB/entry")
+		b.ReportMetric(float64(peak)/float64(len(f.Entries)), "peakB/entry")
 	})
 	b.Run("json", func(b *testing.B) {
 		b.SetBytes(int64(len(js)))
