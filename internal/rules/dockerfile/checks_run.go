@@ -33,11 +33,29 @@ func (c *Context) aptNoRecommendsConfigured(stages []*df.Stage) bool {
 // install-recommends together with false or "0" (case-insensitive): an
 // apt configuration that turns recommends off.
 func disablesRecommends(text string) bool {
-	if !isASCII(text) {
+	if !isASCII(text) { // Unicode case folding: lower-case the text
 		t := strings.ToLower(text)
 		return strings.Contains(t, "install-recommends") && (strings.Contains(t, "false") || strings.Contains(t, "\"0\""))
 	}
-	return containsFoldASCII(text, "install-recommends") && (containsFoldASCII(text, "false") || strings.Contains(text, "\"0\""))
+	return hasInstallRecommends(text) && (containsFoldASCII(text, "false") || strings.Contains(text, "\"0\""))
+}
+
+// hasInstallRecommends reports whether ASCII text contains
+// "install-recommends" in any case. It hops between '-' bytes (the word
+// has one at offset 7), which are rare in shell text.
+func hasInstallRecommends(text string) bool {
+	const word, dash = "install-recommends", 7
+	for i := 0; ; {
+		j := strings.IndexByte(text[i:], '-')
+		if j < 0 {
+			return false
+		}
+		j += i
+		if j >= dash && j-dash+len(word) <= len(text) && strings.EqualFold(text[j-dash:j-dash+len(word)], word) {
+			return true
+		}
+		i = j + 1
+	}
 }
 
 func isASCII(s string) bool {

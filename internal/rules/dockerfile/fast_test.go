@@ -43,6 +43,12 @@ var fastCases = []string{
 	"echo \u212a install-recommends FALSE", // Kelvin sign: non-ASCII path
 	"echo İnstall-recommends false",        // dotted capital I lower-cases to non-ASCII
 	strings.Repeat("word ", 300),
+	"install-recommends false",
+	"--install-recommends=\"0\"",
+	"a-b-c-install-RECOMMENDS-false",
+	"apt-get -o APT::Install-Recommends=false install x",
+	"install-recommend",
+	"nstall-recommends false",
 }
 
 func TestClipMatchesReference(t *testing.T) {
