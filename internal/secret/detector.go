@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"bytes"
 	"regexp"
 	"unicode/utf8"
 
@@ -24,6 +25,10 @@ type Detector struct {
 	// Find replaces Pattern for formats a regular expression cannot check
 	// alone; it returns [start, end) spans of secrets within the window.
 	Find func(window []byte) [][2]int
+	// NeedAny, when set, lists bytes of which the pattern (or Find) needs
+	// at least one in a window to match, e.g. the '@' of user:password@host:
+	// windows without any are skipped before the regular expression runs.
+	NeedAny string
 	// Validate, when set, must accept the secret (entropy, checksum,
 	// decoding).
 	Validate func(secret []byte) bool
@@ -111,6 +116,9 @@ func (d *Detector) window(b []byte, ks, ke int) window {
 
 // find returns the spans of accepted secrets within w.
 func (d *Detector) find(w []byte) [][2]int {
+	if d.NeedAny != "" && !containsAnyByte(w, d.NeedAny) {
+		return nil
+	}
 	var spans [][2]int
 	if d.Find != nil {
 		spans = d.Find(w)
@@ -146,4 +154,15 @@ func (d *Detector) find(w []byte) [][2]int {
 func (d *Detector) match(secret []byte, start, end int) Match {
 	return Match{RuleID: d.ID(), Title: d.Title, Severity: d.Severity, Start: start, End: end,
 		Redacted: Redact(string(secret)), Fix: d.Fix}
+}
+
+// containsAnyByte reports whether w holds any byte of set (a few bytes:
+// one vectorized IndexByte per byte beats a per-byte set lookup).
+func containsAnyByte(w []byte, set string) bool {
+	for i := 0; i < len(set); i++ {
+		if bytes.IndexByte(w, set[i]) >= 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -182,12 +182,14 @@ func Detectors() []*Detector {
 			Help:     "A URL with inline credentials (scheme://user:password@host).",
 			Fix:      "Remove the credentials from the URL; use a credential helper, a netrc mounted at build time (`RUN --mount=type=secret`) or a runtime secret, and change the password.",
 			Keywords: []string{"://"},
+			NeedAny:  "@", // the user:password@ part
 			Pattern:  regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s@/'"<>]{3,128})@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*`),
 			Validate: validURLPassword},
 		{Type: "generic-password", Before: 1, After: 200, Title: "Password or secret assigned in text", Severity: sevH,
 			Help:     "A password/secret/token/API-key keyword assigned a random-looking value (Shannon entropy above the threshold, placeholders and variable references excluded).",
 			Fix:      rotate,
 			Keywords: []string{"password", "passwd", "passphrase", "secret", "token", "api_key", "apikey", "api-key", "access_key", "accesskey", "auth_key"},
+			NeedAny:  ":=", // every assignment reGeneric accepts
 			Find:     findGeneric},
 	}
 }
@@ -325,9 +327,6 @@ var reGeneric = regexp.MustCompile(`(?i)((?:password|passwd|passphrase|secret|to
 // (not PASSWORD_FILE, TOKEN_URL, secretType...) and whose value passes
 // validGeneric.
 func findGeneric(w []byte) [][2]int {
-	if bytes.IndexByte(w, '=') < 0 && bytes.IndexByte(w, ':') < 0 {
-		return nil // every assignment reGeneric accepts has '=' or ':'
-	}
 	var out [][2]int
 	for _, m := range reGeneric.FindAllSubmatchIndex(w, -1) {
 		if !keyHoldsSecret(string(w[m[2]:m[3]])) || !validGeneric(w[m[4]:m[5]]) {

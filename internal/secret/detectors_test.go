@@ -177,3 +177,41 @@ func checkRedacted(t *testing.T, content string, ms []Match) {
 		}
 	}
 }
+
+// TestNeedAny guards the window precheck: every positive case of a
+// detector with NeedAny holds one of its bytes, and removing those bytes
+// from the positive makes the pattern itself fail too (the precheck
+// only skips windows the pattern could not match).
+func TestNeedAny(t *testing.T) {
+	byType := map[string]*Detector{}
+	for _, d := range Detectors() {
+		byType[d.Type] = d
+	}
+	checked := 0
+	for _, tc := range detectorCases() {
+		d := byType[tc.typ]
+		if d == nil || d.NeedAny == "" {
+			continue
+		}
+		for i, p := range tc.positives {
+			if !strings.ContainsAny(p, d.NeedAny) {
+				t.Errorf("%s positive #%d has none of %q", d.ID(), i, d.NeedAny)
+			}
+			stripped := strings.Map(func(r rune) rune {
+				if strings.ContainsRune(d.NeedAny, r) {
+					return ' '
+				}
+				return r
+			}, p)
+			nd := *d
+			nd.NeedAny = ""
+			if len(nd.find([]byte(stripped))) != 0 {
+				t.Errorf("%s matches without any of %q: %q", d.ID(), d.NeedAny, stripped)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no detector with NeedAny was checked")
+	}
+}
