@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -101,6 +102,7 @@ func analyzeImage(ctx context.Context, o *scanOptions, kind targetKind, target s
 	if cacheDir != "" {
 		wo.Cache = &layerfs.Cache{Dir: cacheDir}
 	}
+	defer lowerGCForWalk()()
 	blobs := make([]layerfs.Blob, len(src.Layers))
 	for i, l := range src.Layers {
 		blobs[i] = layerfs.Blob{Index: i, Digest: l.Digest, DiffID: l.DiffID, DigestVerified: l.DigestVerified, Open: l.Open}
@@ -345,4 +347,17 @@ func skippedNotes(layers []*layerfs.LayerFacts, rootfsSkipped []string) []string
 		notes = append(notes, fmt.Sprintf("%d rootfs path(s) unreadable: %s", len(rootfsSkipped), strings.Join(rootfsSkipped[:n], "; ")))
 	}
 	return notes
+}
+
+// lowerGCForWalk lowers the garbage collector's target for the layer walk
+// and merge, unless the user set GOGC, and returns what restores it. The
+// walk's live heap is mostly path entries, and with the default GOGC=100
+// the heap peaks near twice that; 50 took the 1.26 GB benchmark image's
+// peak RSS from 74-78 to 62-66 MB at the same CPU time (bench/README.md).
+func lowerGCForWalk() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(50)
+	return func() { debug.SetGCPercent(old) }
 }
