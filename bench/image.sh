@@ -102,7 +102,9 @@ for a in "${archives[@]}"; do
       read -r ow oc om < <(measure "$osv" scan image --archive --offline-vulnerabilities "$a")
       rw=$(div "$cw" "$ow"); rc=$(div "$cc" "$oc") ;;
   esac
-  printf '| %s | %s MB | %ss / %ss | %ss / %ss | %s, %s | %ss | %ss / %ss | %s, %s | %s / %s MB | %s MB |\n' \
+  osvcol="n/a"; osvrss="n/a"
+  if [ "$ow" != "n/a" ]; then osvcol="${ow}s / ${oc}s"; osvrss="$((om / 1024)) MB"; fi
+  printf '| %s | %s MB | %ss / %ss | %ss / %ss | %s, %s | %ss | %s | %s, %s | %s / %s MB | %s |\n' \
     "$(basename "$a")" "$size" "$fw" "$fc" "$cw" "$cc" "$(div "$cw" "$fw")" "$(div "$cc" "$fc")" "$ww" \
-    "$ow" "$oc" "$rw" "$rc" "$((cm / 1024))" "$((wm / 1024))" "$((om / 1024))"
+    "$osvcol" "$rw" "$rc" "$((cm / 1024))" "$((wm / 1024))" "$osvrss"
 done
