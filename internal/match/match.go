@@ -346,11 +346,29 @@ func evalRange(eco string, installed semantic.Version, events []vulndb.Event) (b
 	return true, fix, firstErr
 }
 
+// redHatRepos are the repositories of a RHEL release whose packages
+// container images carry (UBI and RHEL images install from BaseOS,
+// AppStream and CodeReady Builder; RHEL 7 from "server"). OSV files Red Hat
+// advisories per repository, named after the repository's CPE:
+// "Red Hat:enterprise_linux:9::appstream". Extended-support streams
+// ("Red Hat:rhel_eus:9.2::baseos") are not what an image of the release
+// installs, so they are left out.
+var redHatRepos = []string{"baseos", "appstream", "crb", "server"}
+
 // ecosystemVariants lists the database ecosystems a package ecosystem is
-// looked up under: OSV files Ubuntu LTS releases as "Ubuntu:22.04:LTS".
+// looked up under: OSV files Ubuntu LTS releases as "Ubuntu:22.04:LTS" and
+// Red Hat releases per repository ("Red Hat:9" is looked up as
+// "Red Hat:enterprise_linux:9::baseos", "...::appstream", ...).
 func ecosystemVariants(eco string) []string {
 	if strings.HasPrefix(eco, "Ubuntu:") && strings.Count(eco, ":") == 1 {
 		return []string{eco, eco + ":LTS"}
+	}
+	if major, ok := strings.CutPrefix(eco, "Red Hat:"); ok && major != "" && !strings.Contains(major, ":") {
+		out := []string{eco, "Red Hat:enterprise_linux:" + major}
+		for _, r := range redHatRepos {
+			out = append(out, "Red Hat:enterprise_linux:"+major+"::"+r)
+		}
+		return out
 	}
 	return []string{eco}
 }

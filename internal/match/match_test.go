@@ -430,3 +430,50 @@ func TestWolfiChainguardByOrigin(t *testing.T) {
 		}
 	}
 }
+
+// OSV files Red Hat advisories per repository of a release ("Red Hat:
+// enterprise_linux:9::appstream", "...::baseos"), with epoch-qualified
+// versions ("1:3.0.7-27.el9", "0:1.9.5p2-10.el9_6.1"); an image's os-release
+// says only "rhel" "9.4". The records below have the shape of RHSA-2025:9978
+// and an openssl RHSA as OSV exports them; EUS streams are not the image's.
+func TestRedHatRepositoryEcosystems(t *testing.T) {
+	rng := func(eco, name, fixed string) map[string]any {
+		return map[string]any{"package": map[string]any{"ecosystem": eco, "name": name},
+			"ranges": []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": fixed}}}}}
+	}
+	db := buildDB(t, recordsDir(t,
+		map[string]any{"id": "RHSA-2025:9978", "upstream": []string{"CVE-2025-32462"}, "affected": []any{
+			rng("Red Hat:enterprise_linux:9::appstream", "sudo", "0:1.9.5p2-10.el9_6.1"),
+			rng("Red Hat:enterprise_linux:9::baseos", "sudo", "0:1.9.5p2-10.el9_6.1")}},
+		map[string]any{"id": "RHSA-2024:1234", "affected": []any{
+			rng("Red Hat:enterprise_linux:9::baseos", "openssl-libs", "1:3.0.7-27.el9")}},
+		map[string]any{"id": "RHSA-2024:9999", "affected": []any{
+			rng("Red Hat:rhel_eus:9.2::baseos", "openssl-libs", "1:3.0.7-99.el9_2")}},
+		map[string]any{"id": "RHSA-2024:8888", "affected": []any{
+			rng("Red Hat:enterprise_linux:8::baseos", "openssl-libs", "1:9.9.9-1.el8")}},
+	))
+	rhel := &inventory.OS{ID: "rhel", VersionID: "9.4"}
+	rpm := func(name, version string) inventory.Package {
+		return inventory.Package{Name: name, Version: version, Ecosystem: "Red Hat", Type: "rpm", Layer: -1}
+	}
+	for _, c := range []struct {
+		pkg  inventory.Package
+		want string
+	}{
+		{rpm("sudo", "1.9.5p2-9.el9"), "CVE-2025-32462@0:1.9.5p2-10.el9_6.1"},
+		{rpm("sudo", "1.9.5p2-10.el9_6.1"), ""},
+		{rpm("openssl-libs", "1:3.0.7-25.el9"), "RHSA-2024:1234@1:3.0.7-27.el9"},
+		// epoch 1 is newer than any epoch-0 version: fixed, and the EUS and
+		// RHEL 8 records never apply to a RHEL 9 image.
+		{rpm("openssl-libs", "1:3.0.7-28.el9"), ""},
+	} {
+		var got []string
+		for _, f := range matchT(t, db, rhel, Options{}, c.pkg) {
+			got = append(got, f.ID+"@"+f.Package.FixedVersion)
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s %s on RHEL 9.4: findings %v, want %q", c.pkg.Name, c.pkg.Version, got, c.want)
+		}
+	}
+}
