@@ -4,6 +4,9 @@
 #   - the floor of merely decompressing the same layers once
 #     (tar -xOf of the layer members | gzip -dc > /dev/null, or the plain
 #     read for uncompressed docker-archive layers), and
+#   - the verify floor (bench/floor): the same layers read, gunzipped and
+#     hashed with SHA-256 one after another, which kensa must do at least to
+#     check each layer against its DiffID, and
 #   - osv-scanner scan image --archive --offline-vulnerabilities on the same
 #     docker-archive (both with the OSV records of ../shared/vulndata when
 #     present, imported into each tool's own offline store).
@@ -85,15 +88,19 @@ for m in $(tar -tf "$a" | grep -E '^(blobs/sha256/[0-9a-f]{64}|[0-9a-f]{64}(\.ta
   fi
 done
 FLOOR
+# bench/floor: the verify floor (read, gunzip, SHA-256 every layer once,
+# one after another; no parsing, no analysis).
+(cd "$repo" && go build -o "$work/floor" ./bench/floor)
 
 div() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
 
-printf '| archive | size | floor wall / cpu | kensa cold wall / cpu | cold/floor (wall, cpu) | kensa warm wall | osv-scanner wall / cpu | cold/osv (wall, cpu) | RSS kensa cold / warm | RSS osv |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| archive | size | floor wall / cpu | verify floor wall / cpu | kensa cold wall / cpu | cold/floor (wall, cpu) | cold/verify floor (wall) | kensa warm wall | osv-scanner wall / cpu | cold/osv (wall, cpu) | RSS kensa cold / warm | RSS osv |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for a in "${archives[@]}"; do
   size=$(du -m "$a" | cut -f1)
   # The floor's member probing adds a little: it is an upper bound.
   read -r fw fc _ < <(measure bash "$work/floor.sh" "$a")
+  read -r vw vc _ < <(measure "$work/floor" "$a")
   read -r cw cc cm < <(PRE='rm -rf "$work/cache"' measure "$kensa" scan -q --format json --scanners "$scanners" --db "$kdb" --cache-dir "$work/cache" "$a")
   read -r ww _ wm < <(measure "$kensa" scan -q --format json --scanners "$scanners" --db "$kdb" --cache-dir "$work/cache" "$a")
   ow="n/a"; oc="n/a"; om=0; rw="n/a"; rc="n/a"
@@ -104,7 +111,8 @@ for a in "${archives[@]}"; do
   esac
   osvcol="n/a"; osvrss="n/a"
   if [ "$ow" != "n/a" ]; then osvcol="${ow}s / ${oc}s"; osvrss="$((om / 1024)) MB"; fi
-  printf '| %s | %s MB | %ss / %ss | %ss / %ss | %s, %s | %ss | %s | %s, %s | %s / %s MB | %s |\n' \
-    "$(basename "$a")" "$size" "$fw" "$fc" "$cw" "$cc" "$(div "$cw" "$fw")" "$(div "$cc" "$fc")" "$ww" \
+  vcol="${vw}s / ${vc}s"; vr=$(div "$cw" "$vw")
+  printf '| %s | %s MB | %ss / %ss | %s | %ss / %ss | %s, %s | %s | %ss | %s | %s, %s | %s / %s MB | %s |\n' \
+    "$(basename "$a")" "$size" "$fw" "$fc" "$vcol" "$cw" "$cc" "$(div "$cw" "$fw")" "$(div "$cc" "$fc")" "$vr" "$ww" \
     "$osvcol" "$rw" "$rc" "$((cm / 1024))" "$((wm / 1024))" "$osvrss"
 done
