@@ -2,6 +2,7 @@ package match
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -124,7 +125,8 @@ func Match(db Source, osInfo *inventory.OS, pkgs []inventory.Package, o Options)
 			continue
 		}
 		var advs []*vulndb.Advisory
-		for _, eco := range ecosystemVariants(q.Ecosystem) {
+		variants := ecosystemVariants(q.Ecosystem)
+		for _, eco := range variants {
 			found, err := db.Lookup(eco, q.Name)
 			if err != nil {
 				return nil, fmt.Errorf("look up %s %s: %w", eco, q.Name, err)
@@ -141,7 +143,7 @@ func Match(db Source, osInfo *inventory.OS, pkgs []inventory.Package, o Options)
 		}
 		var hits []hit
 		for _, a := range advs {
-			h, ok, err := evalAdvisory(a, q, installed)
+			h, ok, err := evalAdvisory(a, q, variants, installed)
 			if err != nil {
 				note(fmt.Sprintf("advisory %s: %v", a.ID, err))
 			}
@@ -161,14 +163,16 @@ func Match(db Source, osInfo *inventory.OS, pkgs []inventory.Package, o Options)
 
 // evalAdvisory reports whether a affects the installed version, and the
 // lowest version that leaves every matching range.
-func evalAdvisory(a *vulndb.Advisory, q Query, installed semantic.Version) (hit, bool, error) {
+// variants are the database ecosystems q was looked up under
+// (ecosystemVariants).
+func evalAdvisory(a *vulndb.Advisory, q Query, variants []string, installed semantic.Version) (hit, bool, error) {
 	h := hit{adv: a}
 	affected, unfixed := false, false
 	var firstErr error
 	key := vulndb.NormalizeName(q.Ecosystem, q.Name)
 	for i := range a.Affected {
 		af := &a.Affected[i]
-		if !sameEcosystem(af.Package.Ecosystem, q.Ecosystem) || vulndb.NormalizeName(af.Package.Ecosystem, af.Package.Name) != key {
+		if !slices.Contains(variants, af.Package.Ecosystem) || vulndb.NormalizeName(af.Package.Ecosystem, af.Package.Name) != key {
 			continue
 		}
 		in, fix, err := evalAffected(q.Ecosystem, installed, af)
@@ -371,17 +375,6 @@ func ecosystemVariants(eco string) []string {
 		return out
 	}
 	return []string{eco}
-}
-
-// sameEcosystem reports whether an advisory's ecosystem is (a variant of)
-// the package's.
-func sameEcosystem(advEco, pkgEco string) bool {
-	for _, v := range ecosystemVariants(pkgEco) {
-		if advEco == v {
-			return true
-		}
-	}
-	return false
 }
 
 // debianCodenames maps Debian release codenames to versions, for purls

@@ -109,16 +109,10 @@ func readDistroInfo(t *testing.T, path string) []map[string]string {
 	return rows
 }
 
-// versionLess compares dotted numeric versions ("9" < "10", "14.04" < "16.04").
+// versionLess orders dotted numeric versions ("9" < "10", "14.04" <
+// "16.04") with the table's own comparison.
 func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		if len(as[i]) != len(bs[i]) {
-			return len(as[i]) < len(bs[i])
-		}
-		if as[i] != bs[i] {
-			return as[i] < bs[i]
-		}
-	}
-	return len(as) < len(bs)
+	va, _ := numericVersion(a)
+	vb, _ := numericVersion(b)
+	return compareVersions(va, vb) < 0
 }
