@@ -18,7 +18,9 @@ const distroInfoDir = "/usr/share/distro-info"
 // column our policy names (Debian: end of LTS; Ubuntu: end of standard
 // support), and every release published before the table's "checked" date
 // must have a row, so a new release cannot be silently unknown to
-// KS-IM-013. A failure names the row to add or correct.
+// KS-IM-013. A failure names the row to add or correct. Rows newer than
+// every release the installed package lists (an older distro-info-data
+// than the table was checked against) are logged, not failed.
 func TestEOLTableMatchesDistroInfo(t *testing.T) {
 	tab, err := loadEOL()
 	if err != nil {
@@ -66,8 +68,21 @@ func TestEOLTableMatchesDistroInfo(t *testing.T) {
 					t.Errorf("eol.json: %s %s eol %s, distro-info-data says %s (%s column of %s)", tc.id, ver, r.EOL, want, tc.eolColumn, tc.file)
 				}
 			}
+			// A machine may carry an older distro-info-data than the one
+			// the table was checked against: releases newer than any it
+			// lists are beyond what it can confirm, not errors.
+			newest := ""
+			for _, row := range rows {
+				if v := strings.Fields(row["version"]); len(v) > 0 && (newest == "" || versionLess(newest, v[0])) {
+					newest = v[0]
+				}
+			}
 			for v := range ours {
-				if !seen[v] {
+				switch {
+				case seen[v]:
+				case newest != "" && versionLess(newest, v):
+					t.Logf("eol.json has %s %s, newer than this distro-info-data knows (its newest is %s): not checked", tc.id, v, newest)
+				default:
 					t.Errorf("eol.json has %s %s, which distro-info-data does not list as released", tc.id, v)
 				}
 			}
