@@ -25,7 +25,10 @@ type readahead struct {
 }
 
 const (
-	readaheadChunk = 512 << 10
+	// readaheadChunk fits a chunk in one core's L2 cache (512 KiB on the
+	// EPYC machines here) while the next stage reads it: 512 KiB chunks
+	// were no faster and cost 1.5 MB more per layer walk.
+	readaheadChunk = 256 << 10
 	readaheadDepth = 4
 	// readaheadBufs lets each of the three stages hold a chunk while
 	// readaheadDepth more wait in the queues.

@@ -79,6 +79,32 @@ type Analyzer interface {
 	Analyze(ctx context.Context, f *File, out *LayerFacts) error
 }
 
+// Streamer is an Analyzer that can also take a file's content in pieces,
+// so that a large file costs the walk one piece of memory instead of its
+// size. The walk streams a file larger than StreamThreshold when every
+// analyzer that wants it returns a Sink for it; otherwise each gets the
+// whole content through Analyze, as any Analyzer does.
+type Streamer interface {
+	Analyzer
+	// Stream returns a sink for f's content (f.Content is nil), or nil
+	// when this file must be analyzed whole.
+	Stream(f *File) Sink
+}
+
+// Sink takes one file's content in order, for a Streamer.
+type Sink interface {
+	// Write takes the next piece of content; p is only valid during the
+	// call.
+	Write(p []byte)
+	// Close ends the file and records what was found in out.
+	Close(ctx context.Context, out *LayerFacts) error
+}
+
+// StreamThreshold is the size above which a file is streamed to
+// analyzers that can take it in pieces (see Streamer); it is also the
+// size of those pieces.
+const StreamThreshold = 1 << 20
+
 // Skip records a file that was not analyzed and why.
 type Skip struct {
 	Path   string `json:"path"`

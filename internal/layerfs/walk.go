@@ -328,6 +328,17 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 			facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("%d bytes, above the %d-byte content cap (--max-file-size)", e.Size, o.MaxFileSize)})
 			continue
 		}
+		if e.Size > StreamThreshold {
+			if sinks := streamSinks(e, index, wanting); sinks != nil {
+				if int64(cap(buf)) < StreamThreshold {
+					buf = make([]byte, StreamThreshold)
+				}
+				if err := streamFile(ctx, tr, e, buf[:StreamThreshold], sinks, facts); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
 		// One buffer per layer walk, reused for every file: analyzers must
 		// not keep Content past Analyze (see File.Content), so a layer of
 		// many large files costs one buffer, not one per file. Files above
@@ -367,14 +378,73 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 	return facts, nil
 }
 
-// analyze runs one analyzer, turning a panic into an error.
-func analyze(ctx context.Context, a Analyzer, f *File, out *LayerFacts) (err error) {
+// namedSink is a Sink with the name of the analyzer it came from.
+type namedSink struct {
+	name string
+	Sink
+}
+
+// streamSinks returns a sink from every analyzer in wanting, or nil when
+// any of them needs e's content whole.
+func streamSinks(e Entry, layer int, wanting []Analyzer) []namedSink {
+	sinks := make([]namedSink, 0, len(wanting))
+	f := &File{Entry: e, Layer: layer}
+	for _, a := range wanting {
+		s, ok := a.(Streamer)
+		if !ok {
+			return nil
+		}
+		var sink Sink
+		if err := guard(func() error { sink = s.Stream(f); return nil }); err != nil || sink == nil {
+			return nil
+		}
+		sinks = append(sinks, namedSink{a.Name(), sink})
+	}
+	return sinks
+}
+
+// streamFile reads e's content from tr in pieces of len(buf) and hands
+// each to every sink. A sink that panics is dropped and recorded as a
+// skip; the rest go on.
+func streamFile(ctx context.Context, tr io.Reader, e Entry, buf []byte, sinks []namedSink, facts *LayerFacts) error {
+	failed := make([]error, len(sinks))
+	for left := e.Size; left > 0; {
+		n := int(min(left, int64(len(buf))))
+		if _, err := io.ReadFull(tr, buf[:n]); err != nil {
+			return fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
+		}
+		left -= int64(n)
+		for i, s := range sinks {
+			if failed[i] == nil {
+				failed[i] = guard(func() error { s.Write(buf[:n]); return nil })
+			}
+		}
+	}
+	for i, s := range sinks {
+		err := failed[i]
+		if err == nil {
+			err = guard(func() error { return s.Close(ctx, facts) })
+		}
+		if err != nil {
+			facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("analyzer %s: %v", s.name, err)})
+		}
+	}
+	return nil
+}
+
+// guard runs f, turning a panic into an error.
+func guard(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	return a.Analyze(ctx, f, out)
+	return f()
+}
+
+// analyze runs one analyzer, turning a panic into an error.
+func analyze(ctx context.Context, a Analyzer, f *File, out *LayerFacts) error {
+	return guard(func() error { return a.Analyze(ctx, f, out) })
 }
 
 // entryFor turns a tar header into an Entry; false for entries that carry

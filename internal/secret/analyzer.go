@@ -20,16 +20,17 @@ import (
 // when a later layer deleted or replaced the file.
 const CredentialFileRule = "KS-IM-004"
 
-// DefaultMaxFileSize is the largest file the analyzer asks for.
-const DefaultMaxFileSize = 10 << 20
-
 // MaxMatchesPerFile bounds the findings one file can produce; the rest is
 // recorded as skipped.
 const MaxMatchesPerFile = 50
 
 // Options configures the secret analyzer.
 type Options struct {
-	// MaxFileSize is the largest file scanned (default DefaultMaxFileSize).
+	// MaxFileSize, when positive, is the largest file scanned. By default
+	// the analyzer asks for files of any size: the walk's content cap
+	// (--max-file-size) bounds them, and files above the walk's
+	// StreamThreshold are scanned in pieces (see Stream), so their size
+	// costs no memory.
 	MaxFileSize int64
 	// ScanNoisePaths also scans documentation and the test folders of
 	// language packages (see IsNoisePath), which are skipped by default.
@@ -39,19 +40,16 @@ type Options struct {
 // Analyzer returns the layer analyzer that scans file contents for
 // secrets (KS-SE-*) and flags credential files by name (KS-IM-004).
 func Analyzer(opts Options) layerfs.Analyzer {
-	if opts.MaxFileSize <= 0 {
-		opts.MaxFileSize = DefaultMaxFileSize
-	}
 	return &analyzer{opts: opts}
 }
 
 type analyzer struct{ opts Options }
 
 func (a *analyzer) Name() string { return "secret" }
-func (a *analyzer) Version() int { return 2 }
+func (a *analyzer) Version() int { return 3 }
 
 func (a *analyzer) Wants(p string, size int64, mode fs.FileMode) bool {
-	if !mode.IsRegular() || size <= 0 || size > a.opts.MaxFileSize {
+	if !mode.IsRegular() || size <= 0 || a.opts.MaxFileSize > 0 && size > a.opts.MaxFileSize {
 		return false
 	}
 	if !a.opts.ScanNoisePaths && IsNoisePath(p) {
@@ -73,13 +71,39 @@ func (a *analyzer) Analyze(_ context.Context, f *layerfs.File, out *layerfs.Laye
 		out.Findings = append(out.Findings, r.NewFinding(fmt.Sprintf("credential file %s: %s", p, desc), finding.Location{Path: p}))
 	}
 	ms := Scan(f.Content)
-	if len(ms) > MaxMatchesPerFile {
-		out.Skipped = append(out.Skipped, layerfs.Skip{Path: p, Reason: fmt.Sprintf("secret: %d matches, only the first %d reported", len(ms), MaxMatchesPerFile)})
-		ms = ms[:MaxMatchesPerFile]
+	report(p, ms[:min(len(ms), MaxMatchesPerFile)], len(ms), out)
+	return nil
+}
+
+// report records the first matches of the n found in the file at p.
+func report(p string, ms []Match, n int, out *layerfs.LayerFacts) {
+	if n > len(ms) {
+		out.Skipped = append(out.Skipped, layerfs.Skip{Path: p, Reason: fmt.Sprintf("secret: %d matches, only the first %d reported", n, len(ms))})
 	}
 	for _, m := range ms {
 		out.Findings = append(out.Findings, m.Finding(finding.Location{Path: p, Line: m.Line}))
 	}
+}
+
+// Stream scans files in pieces (see the Stream type), except credential
+// files, which are judged on their whole content (CredentialFile).
+func (a *analyzer) Stream(f *layerfs.File) layerfs.Sink {
+	if credentialFileKind(f.Path) != "" {
+		return nil
+	}
+	return &sink{path: f.Path, st: NewStream(MaxMatchesPerFile)}
+}
+
+// sink is the secret analyzer's layerfs.Sink for one file.
+type sink struct {
+	path string
+	st   *Stream
+}
+
+func (s *sink) Write(p []byte) { s.st.Write(p) }
+
+func (s *sink) Close(_ context.Context, out *layerfs.LayerFacts) error {
+	report(s.path, s.st.Close(), s.st.Count(), out)
 	return nil
 }
 
@@ -325,3 +349,4 @@ func Rules() []rules.Rule {
 	}
 	return out
 }
+var _ layerfs.Streamer = (*analyzer)(nil)

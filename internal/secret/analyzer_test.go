@@ -1,9 +1,13 @@
 package secret
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -73,7 +77,7 @@ func TestAnalyzer(t *testing.T) {
 	if !a.Wants("/app/config.yaml", 100, 0o644) || !a.Wants("/root/.ssh/id_rsa", 100, 0o600) || !a.Wants("/usr/local/bin/app", 1<<20, 0o755) {
 		t.Error("analyzer must want text files, credential files and executables")
 	}
-	if a.Wants("/app/logo.png", 100, 0o644) || a.Wants("/usr/lib/x/libssl.so.3", 100, 0o644) || a.Wants("/app/big", DefaultMaxFileSize+1, 0o644) ||
+	if a.Wants("/app/logo.png", 100, 0o644) || a.Wants("/usr/lib/x/libssl.so.3", 100, 0o644) || Analyzer(Options{MaxFileSize: 100}).Wants("/app/big", 101, 0o644) ||
 		a.Wants("/app/dir", 0, fs.ModeDir|0o755) || a.Wants("/usr/share/doc/x/README", 100, 0o644) {
 		t.Error("analyzer wants media, shared libraries, oversized files, dirs or docs")
 	}
@@ -134,5 +138,50 @@ func TestRules(t *testing.T) {
 		if !ids[want] {
 			t.Errorf("missing rule %s", want)
 		}
+	}
+}
+
+// TestAnalyzerLargeFiles: files above the walk's stream threshold are
+// scanned in pieces with the same findings (rule, line) as a scan of the
+// whole file, including a secret across a piece boundary, and a large
+// credential file is still judged whole.
+func TestAnalyzerLargeFiles(t *testing.T) {
+	tok := func() string { return "ghp_" + rnd(csAlnum, 36) }
+	var big bytes.Buffer
+	big.WriteString("GITHUB_TOKEN=" + tok() + "\n")
+	for big.Len() < layerfs.StreamThreshold-20 {
+		big.WriteString("filler line of the large file\n")
+	}
+	big.WriteString("TOKEN=" + tok() + "\n") // across the first piece boundary
+	for big.Len() < 5*layerfs.StreamThreshold/2 {
+		big.WriteString("filler line of the large file\n")
+	}
+	big.WriteString("api: " + tok() + "\n")
+	pem := pemBlock("RSA PRIVATE KEY") + strings.Repeat("\n", 2*layerfs.StreamThreshold)
+
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	for _, f := range []struct{ name, body string }{{"app/dump.sql", big.String()}, {"etc/ssl/private/site.key", pem}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(f.body))
+	}
+	tw.Close()
+	facts, err := layerfs.WalkTar(context.Background(), &layer, 0, layerfs.WalkOptions{Analyzers: []layerfs.Analyzer{Analyzer(Options{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range facts.Findings {
+		got = append(got, fmt.Sprintf("%s %s:%d", f.ID, f.Location.Path, f.Location.Line))
+	}
+	var want []string
+	for _, m := range Scan(big.Bytes()) {
+		want = append(want, fmt.Sprintf("%s /app/dump.sql:%d", m.RuleID, m.Line))
+	}
+	want = append(want, "KS-IM-004 /etc/ssl/private/site.key:0", "KS-SE-private-key /etc/ssl/private/site.key:1")
+	if len(want) != 5 || !reflect.DeepEqual(got, want) {
+		t.Errorf("findings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
