@@ -116,6 +116,11 @@ func analyzeImage(ctx context.Context, o *scanOptions, kind targetKind, target s
 		return nil, fmt.Errorf("%s: %w", target, err)
 	}
 	sc := &imageScan{src: src, walk: res, merged: layerfs.Merge(res.Layers)}
+	// The merged view holds its own copy of every path: drop the layers'
+	// entries (the layer cache has stored them already).
+	for _, l := range res.Layers {
+		l.Entries = layerfs.Entries{}
+	}
 	for _, l := range res.Layers {
 		sc.digests = append(sc.digests, l.Digest)
 	}
@@ -303,14 +308,8 @@ func imageInfo(sc *imageScan) *finding.ImageInfo {
 	perLayer, wasted := sc.merged.Waste()
 	for i, l := range sc.walk.Layers {
 		info.Size += l.Size
-		files := 0
-		for _, e := range l.Entries {
-			if e.Type == layerfs.TypeFile && !e.Whiteout {
-				files++
-			}
-		}
 		info.Layers = append(info.Layers, finding.LayerInfo{
-			Index: i, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, Files: files,
+			Index: i, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, Files: l.RegularFiles,
 			WastedBytes: perLayer[i], Step: imagerules.RedactStep(sc.layers[i].CreatedBy), FromCache: sc.walk.FromCache[i],
 		})
 	}

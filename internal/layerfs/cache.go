@@ -14,7 +14,7 @@ import (
 // cacheFormat is bumped whenever the walk's output for the same layer
 // changes (entry normalization, LayerFacts shape) or its encoding
 // (cachecodec.go) does. Format 1 was all JSON.
-const cacheFormat = 2
+const cacheFormat = 3
 
 // Cache stores LayerFacts on disk under Dir/layers/, one file per layer
 // (binary entries plus JSON for the rest, see cachecodec.go), keyed by the layer's DiffID, blob digest, the analyzers' names and
@@ -53,7 +53,7 @@ func (c *Cache) Get(key, diffID string) (*LayerFacts, bool) {
 		return nil, false
 	}
 	f, err := decodeFacts(b)
-	if err != nil || f.DiffID != diffID || f.Entries == nil {
+	if err != nil || f.DiffID != diffID {
 		return nil, false
 	}
 	return f, true

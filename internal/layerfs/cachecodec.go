@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"strings"
 )
 
 // The layer cache's file format. Entries dominate a layer's facts (a
 // layer can hold hundreds of thousands) and decoding them as JSON was the
 // hot path of a warm rescan, so they are stored as a compact column-free
-// binary list instead, paths prefix-compressed (the walk sorts them):
+// binary list instead: the packed Entries as they are in memory, in path
+// order (ComparePaths), each path prefix-compressed:
 //
 //	magic "kensa-layer\x00" + format byte
 //	uvarint len(meta) + meta   (JSON of LayerFacts without Entries)
@@ -41,49 +40,17 @@ var errCorrupt = errors.New("corrupt layer cache entry")
 
 // encodeFacts serializes f in the layer cache format.
 func encodeFacts(f *LayerFacts) ([]byte, error) {
-	meta := *f
-	meta.Entries = nil
-	mb, err := json.Marshal(&meta)
+	mb, err := json.Marshal(f) // without Entries (json:"-")
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(cacheMagic)+1+len(mb)+len(f.Entries)*24)
+	b := make([]byte, 0, len(cacheMagic)+1+len(mb)+len(f.Entries.data)+2*binary.MaxVarintLen64)
 	b = append(b, cacheMagic...)
 	b = append(b, cacheFormat)
 	b = binary.AppendUvarint(b, uint64(len(mb)))
 	b = append(b, mb...)
-	b = binary.AppendUvarint(b, uint64(len(f.Entries)))
-	prev := ""
-	for _, e := range f.Entries {
-		shared := 0
-		for shared < len(prev) && shared < len(e.Path) && prev[shared] == e.Path[shared] {
-			shared++
-		}
-		b = binary.AppendUvarint(b, uint64(shared))
-		b = binary.AppendUvarint(b, uint64(len(e.Path)-shared))
-		b = append(b, e.Path[shared:]...)
-		var flags byte
-		if e.Whiteout {
-			flags |= flagWhiteout
-		}
-		if e.Opaque {
-			flags |= flagOpaque
-		}
-		if e.Linkname != "" {
-			flags |= flagLink
-		}
-		b = append(b, byte(e.Type), flags)
-		b = binary.AppendUvarint(b, uint64(e.Mode))
-		b = binary.AppendUvarint(b, uint64(max(e.Size, 0)))
-		b = binary.AppendVarint(b, int64(e.UID))
-		b = binary.AppendVarint(b, int64(e.GID))
-		if e.Linkname != "" {
-			b = binary.AppendUvarint(b, uint64(len(e.Linkname)))
-			b = append(b, e.Linkname...)
-		}
-		prev = e.Path
-	}
-	return b, nil
+	b = binary.AppendUvarint(b, uint64(f.Entries.n))
+	return append(b, f.Entries.data...), nil
 }
 
 // decoder reads the layer cache format, failing on any overrun.
@@ -164,38 +131,16 @@ func decodeFacts(b []byte) (*LayerFacts, error) {
 		return nil, fmt.Errorf("%w: meta: %v", errCorrupt, err)
 	}
 	n := d.uvarint("entry count")
-	// Every entry takes at least 8 bytes: never allocate for more.
+	// Every entry takes at least 8 bytes: never believe in more.
 	if d.err != nil || n > uint64(len(d.b))/8 {
 		d.fail("entry count")
 		return nil, d.err
 	}
-	// Paths and link names become substrings of one string per layer: a
-	// heap object per path would round each up to its size class (a
-	// 33-byte path takes 48 bytes). Two passes over the entries: check
-	// them and size the text, then write the text and the other fields.
-	entries := d.b
-	total, err := scanEntries(entries, n, maxExpansion(len(b)), nil, nil, nil)
-	if err != nil {
+	if err := checkEntries(d.b, n, maxExpansion(len(b))); err != nil {
 		return nil, err
 	}
-	var text strings.Builder
-	text.Grow(total)
-	f.Entries = make([]Entry, n)
-	lens := make([]uint32, 2*n) // each entry's path and link name lengths
-	if _, err := scanEntries(entries, n, total, &text, f.Entries, lens); err != nil {
-		return nil, err
-	}
-	all := text.String()
-	off := 0
-	for k := range f.Entries {
-		e := &f.Entries[k]
-		pl, ll := int(lens[2*k]), int(lens[2*k+1])
-		e.Path = all[off : off+pl]
-		off += pl
-		if ll > 0 {
-			e.Linkname = all[off : off+ll]
-			off += ll
-		}
+	if n > 0 {
+		f.Entries = Entries{data: d.b, n: int(n)}
 	}
 	return &f, nil
 }
@@ -222,6 +167,13 @@ func (d *decoder) entry() rawEntry {
 	var r rawEntry
 	r.shared = d.uvarint("shared prefix")
 	r.suffix = d.bytes(d.uvarint("path length"), "path")
+	d.fields(&r)
+	return r
+}
+
+// fields reads an entry's fields after its path.
+func (d *decoder) fields(r *rawEntry) {
+	r.link = nil
 	r.typ, r.flags = d.byte("type"), d.byte("flags")
 	r.mode = d.uvarint("mode")
 	r.size = d.uvarint("size")
@@ -229,51 +181,45 @@ func (d *decoder) entry() rawEntry {
 	if r.flags&flagLink != 0 {
 		r.link = d.bytes(d.uvarint("linkname length"), "linkname")
 	}
-	return r
 }
 
-// scanEntries reads n entries from b, checking each, and returns the
-// bytes their paths and link names take (at most limit). With text set it
-// also writes those bytes to text, their lengths to lens (two per entry)
-// and the other fields to out.
-func scanEntries(b []byte, n uint64, limit int, text *strings.Builder, out []Entry, lens []uint32) (int, error) {
+// checkEntries checks that b holds exactly n well-formed entries in
+// strictly increasing path order (ComparePaths) whose paths and link
+// names come to at most limit bytes, so the packed entries can be decoded
+// later without checks.
+func checkEntries(b []byte, n uint64, limit int) error {
 	d := &decoder{b: b}
-	var prev []byte // the previous path
+	var prev, cur []byte
 	total := 0
 	for k := range n {
 		r := d.entry()
 		if d.err != nil {
-			return 0, d.err
+			return d.err
 		}
 		if r.shared > uint64(len(prev)) {
-			return 0, fmt.Errorf("%w: bad shared prefix", errCorrupt)
+			return fmt.Errorf("%w: bad shared prefix", errCorrupt)
 		}
 		if r.typ > byte(TypeOther) || r.flags&^(flagWhiteout|flagOpaque|flagLink) != 0 || r.mode > math.MaxUint32 ||
-			r.size > math.MaxInt64 || r.uid < math.MinInt32 || r.uid > math.MaxInt32 || r.gid < math.MinInt32 || r.gid > math.MaxInt32 {
-			return 0, fmt.Errorf("%w: bad entry fields", errCorrupt)
+			r.size > math.MaxInt64 || r.uid < math.MinInt32 || r.uid > math.MaxInt32 || r.gid < math.MinInt32 || r.gid > math.MaxInt32 ||
+			r.flags&flagLink != 0 && len(r.link) == 0 {
+			return fmt.Errorf("%w: bad entry fields", errCorrupt)
 		}
-		prev = append(prev[:r.shared], r.suffix...)
-		if len(prev) == 0 || prev[0] != '/' {
-			return 0, fmt.Errorf("%w: relative path %q", errCorrupt, prev)
+		cur = append(cur[:0], prev[:r.shared]...)
+		cur = append(cur, r.suffix...)
+		if len(cur) == 0 || cur[0] != '/' {
+			return fmt.Errorf("%w: relative path %q", errCorrupt, cur)
 		}
-		total += len(prev) + len(r.link)
+		if k > 0 && ComparePaths(prev, cur) >= 0 {
+			return fmt.Errorf("%w: paths out of order at %q", errCorrupt, cur)
+		}
+		total += len(cur) + len(r.link)
 		if total > limit {
-			return 0, fmt.Errorf("%w: paths expand to more than %d bytes", errCorrupt, limit)
+			return fmt.Errorf("%w: paths expand to more than %d bytes", errCorrupt, limit)
 		}
-		if text == nil {
-			continue
-		}
-		text.Write(prev)
-		text.Write(r.link)
-		lens[2*k], lens[2*k+1] = uint32(len(prev)), uint32(len(r.link))
-		out[k] = Entry{
-			Type: EntryType(r.typ), Mode: fs.FileMode(r.mode), Size: int64(r.size),
-			UID: int32(r.uid), GID: int32(r.gid),
-			Whiteout: r.flags&flagWhiteout != 0, Opaque: r.flags&flagOpaque != 0,
-		}
+		prev, cur = cur, prev
 	}
 	if len(d.b) != 0 {
-		return 0, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
+		return fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
 	}
-	return total, nil
+	return nil
 }

@@ -20,7 +20,7 @@ func FuzzWalkTar(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, e := range facts.Entries {
+		for e := range facts.Entries.All() {
 			if !strings.HasPrefix(e.Path, "/") || path.Clean(e.Path) != e.Path || strings.Contains(e.Path, "/../") {
 				t.Fatalf("unclean path %q", e.Path)
 			}

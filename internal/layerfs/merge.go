@@ -1,6 +1,7 @@
 package layerfs
 
 import (
+	"encoding/binary"
 	"iter"
 	"path"
 	"slices"
@@ -38,62 +39,130 @@ type FileState struct {
 
 // Image is the merged view of an image's layers.
 //
-// It holds no copy of any entry: a path's final state is a reference to
-// the entry of the layer that wrote it last (Layers[i].Entries stay the
-// one copy), paths are kept once in a sorted slice whose strings share
-// their bytes with the entries, and every path's history is a run of one
-// shared change slice. That is about 45 bytes per path on top of the
-// layers' entries, instead of a map entry with a full Entry copy plus a
-// history map with a slice per path (see BenchmarkMergePaths).
+// It is packed like the layers' Entries: one record per path that any
+// layer wrote, in path order (ComparePaths), each holding the path
+// (prefix-compressed), the path's final entry (if it is in the final
+// filesystem) and its history:
+//
+//	uvarint shared, uvarint len(suffix), suffix
+//	varint final layer (-1: deleted by a later layer)
+//	[the final entry's fields, as in cachecodec.go, when final >= 0]
+//	uvarint n, n × (uvarint layer, byte kind, uvarint size)
+//
+// That is 20-30 bytes a path; the view copies what it needs, so the
+// layers' entries can be dropped once it is built. Every restartEvery-th
+// record stores its whole path, for the binary search of File.
 type Image struct {
-	Layers []*LayerFacts
-	// paths is every path a layer wrote (whiteouts aside), sorted and
-	// unique; the slices below are indexed like it.
-	paths []string
-	// final is where each path's entry is in the final filesystem; layer
-	// -1 when a later layer deleted it.
-	final []entryRef
-	// changes holds every change to every path, grouped by path in path
-	// order and in layer order within a path: path i's history is
-	// changes[histAt[i]:histAt[i+1]].
+	Layers   []*LayerFacts
+	data     []byte
+	restarts []uint32
+	n        int
+	present  int
+}
+
+const restartEvery = 16
+
+// record is one decoded record of the merged view. path and raw.link
+// point into reused or packed bytes: copy them to keep them.
+type record struct {
+	path    []byte
+	layer   int // final layer, -1 when deleted
+	raw     rawEntry
 	changes []Change
-	histAt  []uint32
-	present int
 }
 
-// entryRef locates an entry: Layers[layer].Entries[entry].
-type entryRef struct{ layer, entry int32 }
-
-// index returns the position of p in im.paths.
-func (im *Image) index(p string) (int, bool) {
-	return slices.BinarySearch(im.paths, p)
+// recordCursor decodes the merged view's records in order.
+type recordCursor struct {
+	d    decoder
+	left int
+	rec  record
 }
 
-func (im *Image) state(i int) (FileState, bool) {
-	r := im.final[i]
-	if r.layer < 0 {
-		return FileState{}, false
+func (im *Image) cursor(from, n int) *recordCursor {
+	return &recordCursor{d: decoder{b: im.data[from:]}, left: n}
+}
+
+func (c *recordCursor) next() bool {
+	if c.left == 0 {
+		return false
 	}
-	return FileState{Entry: im.Layers[r.layer].Entries[r.entry], Layer: int(r.layer)}, true
+	c.left--
+	d, r := &c.d, &c.rec
+	shared := d.uvarint("shared prefix")
+	suffix := d.bytes(d.uvarint("path length"), "path")
+	r.path = append(r.path[:min(int(shared), len(r.path))], suffix...)
+	r.layer = int(d.varint("final layer"))
+	if r.layer >= 0 {
+		d.fields(&r.raw)
+	}
+	r.changes = r.changes[:0]
+	for range d.uvarint("history length") {
+		ch := Change{Layer: int32(d.uvarint("change layer"))}
+		ch.Kind = ChangeKind(d.byte("change kind"))
+		ch.Size = int64(d.uvarint("change size"))
+		r.changes = append(r.changes, ch)
+	}
+	return d.err == nil
+}
+
+// state returns the record's final state at path p.
+func (r *record) state(p string) FileState {
+	return FileState{Entry: r.raw.entry(p), Layer: r.layer}
+}
+
+// find returns the record of p.
+func (im *Image) find(p string) (*record, bool) {
+	// The last restart whose path is <= p.
+	k := 0
+	lo, hi := 0, len(im.restarts)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		d := decoder{b: im.data[im.restarts[mid]:]}
+		d.uvarint("shared prefix")
+		rp := d.bytes(d.uvarint("path length"), "path")
+		if ComparePaths(rp, p) <= 0 {
+			k, lo = mid, mid+1
+		} else {
+			hi = mid
+		}
+	}
+	if len(im.restarts) == 0 {
+		return nil, false
+	}
+	c := im.cursor(int(im.restarts[k]), min(restartEvery, im.n-k*restartEvery))
+	for c.next() {
+		switch ComparePaths(c.rec.path, p) {
+		case 0:
+			return &c.rec, true
+		case 1:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // File returns p's final state, or false if p is not in the final
 // filesystem (never written, or deleted by a later layer).
 func (im *Image) File(p string) (FileState, bool) {
-	i, ok := im.index(p)
-	if !ok {
+	r, ok := im.find(p)
+	if !ok || r.layer < 0 {
 		return FileState{}, false
 	}
-	return im.state(i)
+	return r.state(p), true
 }
 
 // Files yields every path of the final filesystem with its state, in path
-// order: every path present after applying all layers in order, with
-// whiteouts and opaque directories honoured.
+// order (ComparePaths): every path present after applying all layers in
+// order, with whiteouts and opaque directories honoured.
 func (im *Image) Files() iter.Seq2[string, FileState] {
 	return func(yield func(string, FileState) bool) {
-		for i, p := range im.paths {
-			if st, ok := im.state(i); ok && !yield(p, st) {
+		c := im.cursor(0, im.n)
+		for c.next() {
+			if c.rec.layer < 0 {
+				continue
+			}
+			p := string(c.rec.path)
+			if !yield(p, c.rec.state(p)) {
 				return
 			}
 		}
@@ -104,26 +173,22 @@ func (im *Image) Files() iter.Seq2[string, FileState] {
 func (im *Image) Len() int { return im.present }
 
 // History returns every change made to p across layers, oldest first.
-// The slice is shared: callers must not modify it.
 func (im *Image) History(p string) []Change {
-	i, ok := im.index(p)
+	r, ok := im.find(p)
 	if !ok {
 		return nil
 	}
-	return im.history(i)
-}
-
-func (im *Image) history(i int) []Change {
-	lo, hi := im.histAt[i], im.histAt[i+1]
-	return im.changes[lo:hi:hi]
+	return slices.Clone(r.changes)
 }
 
 // Histories yields every path that ever appeared in any layer with its
-// history (as History returns it), in path order.
+// history (as History returns it), in path order. The slice is reused
+// for the next path: copy it to keep it.
 func (im *Image) Histories() iter.Seq2[string, []Change] {
 	return func(yield func(string, []Change) bool) {
-		for i, p := range im.paths {
-			if !yield(p, im.history(i)) {
+		c := im.cursor(0, im.n)
+		for c.next() {
+			if !yield(string(c.rec.path), c.rec.changes) {
 				return
 			}
 		}
@@ -142,271 +207,195 @@ func (im *Image) FileContent(p string) ([]byte, bool) {
 	return b, ok
 }
 
-// merger is the state of one Merge. The merge runs twice over the
-// layers: first counting each path's changes, then writing them straight
-// into their place in the shared change slice (at[i] is path i's next
-// free slot), so no list of all changes in layer order is ever held.
-type merger struct {
-	im     *Image
-	layers []*LayerFacts
-	order  [][]int32 // per layer: entries in path order, nil when already so
-	pos    [][]int32 // per layer and entry: index in im.paths, -1 for whiteouts
-	at     []uint32
-	write  bool
+// layerCursor walks one layer's packed entries during Merge.
+type layerCursor struct {
+	entryCursor
+	layer int
+}
+
+// layerEntry is one layer's entry at the path being merged.
+type layerEntry struct {
+	layer int
+	raw   rawEntry
+}
+
+// killFrame is a folder whose subtree layers deleted: kills lists, in
+// order, the layers that deleted everything below it (and below its
+// ancestors), by whiteout, opaque directory or replacing the folder with
+// a file.
+type killFrame struct {
+	path  string
+	kills []int32
 }
 
 // Merge applies layers in order (lowest first) and returns the merged view.
 // A whiteout entry deletes its path and everything under it; an opaque
 // directory hides everything below it from lower layers (its own layer's
-// entries under it stay). A layer may repeat a path (the later entry
-// wins); the layers' entries need not be sorted, though a walk leaves
-// them so and sorted layers merge without extra memory.
+// entries under it stay); a file replacing a folder deletes what was
+// below the folder.
 //
-// The merged view refers to the layers' entries: they must not be changed
-// afterwards. Its memory is about 45 bytes per path (a path slice, a
-// reference, a history start and a 16-byte change), plus 4 bytes per
-// entry while merging.
+// The layers' entries are merged path by path in one pass, as a
+// depth-first walk of the tree (ComparePaths order puts a folder's
+// subtree right after it), keeping a stack of the folders above the
+// current path whose subtrees some layer deleted. The view keeps no
+// reference to the layers' entries.
 func Merge(layers []*LayerFacts) *Image {
 	im := &Image{Layers: layers}
-	m := &merger{im: im, layers: layers, order: make([][]int32, len(layers)), pos: make([][]int32, len(layers))}
+	var heap []*layerCursor
+	total := 0
 	for i, l := range layers {
-		m.order[i] = pathOrder(l.Entries)
+		total += len(l.Entries.data)
+		c := &layerCursor{entryCursor: entryCursor{d: decoder{b: l.Entries.data}, left: l.Entries.n}, layer: i}
+		if c.next() {
+			heap = append(heap, c)
+		}
 	}
-	im.paths = mergePaths(layers, m.order, m.pos)
-	n := len(im.paths)
-	im.final = make([]entryRef, n)
-	m.at = make([]uint32, n+1)
-	m.apply() // count
-	for i := 1; i <= n; i++ {
-		m.at[i] += m.at[i-1]
+	h := cursorHeap(heap)
+	h.init()
+	im.data = make([]byte, 0, total+total/2)
+	var (
+		p, prev []byte
+		group   []layerEntry
+		stack   []killFrame
+		hist    []Change
+		own     []int32
+	)
+	for len(h) > 0 {
+		p = append(p[:0], h[0].path...)
+		group = group[:0]
+		for len(h) > 0 && string(h[0].path) == string(p) {
+			group = append(group, layerEntry{layer: h[0].layer, raw: h[0].raw})
+			h.advance()
+		}
+		for len(stack) > 0 && !isAncestor(stack[len(stack)-1].path, p) {
+			stack = stack[:len(stack)-1]
+		}
+		var kills []int32
+		if len(stack) > 0 {
+			kills = stack[len(stack)-1].kills
+		}
+		hist, own = hist[:0], own[:0]
+		final := -1
+		var fin rawEntry
+		for gi, ki := 0, 0; gi < len(group) || ki < len(kills); {
+			layer := int32(-1)
+			if gi < len(group) {
+				layer = int32(group[gi].layer)
+			}
+			if ki < len(kills) && (layer < 0 || kills[ki] <= layer) {
+				layer = kills[ki]
+			}
+			killed := false
+			for ki < len(kills) && kills[ki] == layer {
+				killed = true
+				ki++
+			}
+			var e *rawEntry
+			if gi < len(group) && int32(group[gi].layer) == layer {
+				e = &group[gi].raw
+				gi++
+			}
+			whiteout := e != nil && e.flags&flagWhiteout != 0
+			if whiteout {
+				killed = true
+				own = append(own, layer)
+			}
+			if killed && final >= 0 && int32(final) < layer {
+				final = -1
+				hist = append(hist, Change{Layer: layer, Kind: Deleted})
+			}
+			if e == nil || whiteout {
+				continue
+			}
+			// An opaque folder or a file replacing a folder deletes the
+			// subtree below from lower layers; "/" is in its own subtree.
+			root := len(p) == 1
+			opaque := e.flags&flagOpaque != 0
+			if opaque {
+				own = append(own, layer)
+				if root && final >= 0 {
+					final = -1
+					hist = append(hist, Change{Layer: layer, Kind: Deleted})
+				}
+			}
+			kind := Added
+			if final >= 0 {
+				kind = Modified
+				if fin.typ == byte(TypeDir) && e.typ != byte(TypeDir) {
+					own = append(own, layer)
+					if root {
+						hist = append(hist, Change{Layer: layer, Kind: Deleted})
+					}
+				}
+			}
+			final, fin = int(layer), *e
+			if e.typ == byte(TypeDir) && kind == Modified && !opaque {
+				continue // re-listing a directory does not change it
+			}
+			hist = append(hist, Change{Layer: layer, Kind: kind, Size: int64(e.size)})
+		}
+		if final >= 0 {
+			im.present++
+		}
+		if written(group) { // a path only ever whited out has no record
+			if im.n%restartEvery == 0 {
+				im.restarts = append(im.restarts, uint32(len(im.data)))
+				prev = prev[:0]
+			}
+			im.data = appendRecord(im.data, prev, p, final, &fin, hist)
+			im.n++
+			prev = append(prev[:0], p...)
+		}
+		if len(own) > 0 {
+			stack = append(stack, killFrame{path: string(p), kills: unionLayers(kills, own)})
+		}
 	}
-	im.changes = make([]Change, m.at[n])
-	m.write = true
-	m.apply()
-	// at[i] is now path i's end, which is path i+1's start.
-	copy(m.at[1:], m.at[:n])
-	m.at[0] = 0
-	im.histAt = m.at
+	im.data = slices.Clip(im.data)
 	return im
 }
 
-// apply runs the merge over every layer from an empty view, recording
-// each change (see record).
-func (m *merger) apply() {
-	im := m.im
-	for i := range im.final {
-		im.final[i].layer = -1
+// appendRecord encodes one merged-view record after one at path prev.
+func appendRecord(b, prev, p []byte, final int, e *rawEntry, hist []Change) []byte {
+	b = appendPath(b, prev, p)
+	b = binary.AppendVarint(b, int64(final))
+	if final >= 0 {
+		b = appendFields(b, e)
 	}
-	im.present = 0
-	for i, l := range m.layers {
-		layer := int32(i)
-		m.deletions(l.Entries, m.order[i], layer)
-		for k, e := range l.Entries {
-			if e.Whiteout {
-				continue
-			}
-			at := m.pos[i][k]
-			prev := im.final[at]
-			kind := Added
-			if prev.layer >= 0 {
-				kind = Modified
-				// A file replacing a directory hides what was below it.
-				if m.layers[prev.layer].Entries[prev.entry].Type == TypeDir && e.Type != TypeDir {
-					m.deleteTree(e.Path, layer, false)
-				}
-			}
-			if im.final[at].layer < 0 { // (a non-directory "/" deletes itself above)
-				im.present++
-			}
-			im.final[at] = entryRef{layer: layer, entry: int32(k)}
-			if e.Type == TypeDir && kind == Modified && !e.Opaque {
-				// Re-listing a directory does not change it meaningfully.
-				continue
-			}
-			m.record(at, Change{Layer: layer, Kind: kind, Size: e.Size})
-		}
-		if m.write {
-			m.pos[i] = nil // done with this layer's positions
-		}
+	b = binary.AppendUvarint(b, uint64(len(hist)))
+	for _, c := range hist {
+		b = binary.AppendUvarint(b, uint64(c.Layer))
+		b = append(b, byte(c.Kind))
+		b = binary.AppendUvarint(b, uint64(max(c.Size, 0)))
 	}
+	return b
 }
 
-// record counts a change of path i (first pass) or stores it (second).
-func (m *merger) record(i int32, c Change) {
-	if !m.write {
-		m.at[i+1]++
-		return
-	}
-	m.im.changes[m.at[i]] = c
-	m.at[i]++
-}
-
-// pathOrder returns the indices of es's entries in path order (stable),
-// or nil when es is already in path order.
-func pathOrder(es []Entry) []int32 {
-	sorted := true
-	for k := 1; k < len(es); k++ {
-		if es[k].Path < es[k-1].Path {
-			sorted = false
-			break
-		}
-	}
-	if sorted {
-		return nil
-	}
-	order := make([]int32, len(es))
-	for k := range order {
-		order[k] = int32(k)
-	}
-	slices.SortStableFunc(order, func(a, b int32) int { return strings.Compare(es[a].Path, es[b].Path) })
-	return order
-}
-
-// cursor walks one layer's entries in path order during mergePaths.
-type cursor struct {
-	es    []Entry
-	order []int32 // nil: identity
-	at    int     // position in path order
-	layer int
-}
-
-func (c *cursor) entry() int {
-	if c.order != nil {
-		return int(c.order[c.at])
-	}
-	return c.at
-}
-
-// skip moves past whiteouts; false when the layer is done.
-func (c *cursor) skip() bool {
-	for ; c.at < len(c.es); c.at++ {
-		if !c.es[c.entry()].Whiteout {
+// written reports whether some layer wrote the path (not only whited
+// it out).
+func written(group []layerEntry) bool {
+	for _, e := range group {
+		if e.raw.flags&flagWhiteout == 0 {
 			return true
 		}
 	}
 	return false
 }
 
-func (c *cursor) path() string { return c.es[c.entry()].Path }
-
-// mergePaths returns the sorted, unique paths of all layers' entries
-// (whiteouts aside) by merging the layers' path orders, and fills pos[i]
-// with each entry's index in the result.
-func mergePaths(layers []*LayerFacts, order, pos [][]int32) []string {
-	total := 0
-	var heap []*cursor
-	for i, l := range layers {
-		pos[i] = make([]int32, len(l.Entries))
-		for k := range pos[i] {
-			pos[i][k] = -1
-		}
-		total += len(l.Entries)
-		c := &cursor{es: l.Entries, order: order[i], layer: i}
-		if c.skip() {
-			heap = append(heap, c)
-		}
+// isAncestor reports whether folder a is above p.
+func isAncestor(a string, p []byte) bool {
+	if a == "/" {
+		return len(p) > 1
 	}
-	less := func(a, b *cursor) bool {
-		pa, pb := a.path(), b.path()
-		return pa < pb || pa == pb && a.layer < b.layer
-	}
-	down := func(i int) {
-		for {
-			l := 2*i + 1
-			if l >= len(heap) {
-				return
-			}
-			if r := l + 1; r < len(heap) && less(heap[r], heap[l]) {
-				l = r
-			}
-			if !less(heap[l], heap[i]) {
-				return
-			}
-			heap[i], heap[l] = heap[l], heap[i]
-			i = l
-		}
-	}
-	for i := len(heap)/2 - 1; i >= 0; i-- {
-		down(i)
-	}
-	paths := make([]string, 0, total)
-	for len(heap) > 0 {
-		c := heap[0]
-		p := c.path()
-		if n := len(paths); n == 0 || paths[n-1] != p {
-			paths = append(paths, p)
-		}
-		pos[c.layer][c.entry()] = int32(len(paths) - 1)
-		c.at++
-		if !c.skip() {
-			heap[0] = heap[len(heap)-1]
-			heap = heap[:len(heap)-1]
-		}
-		down(0)
-	}
-	if len(paths) < cap(paths)-cap(paths)/8 {
-		paths = slices.Clone(paths) // layers rewrote many paths: drop the slack
-	}
-	return paths
+	return len(p) > len(a) && p[len(a)] == '/' && string(p[:len(a)]) == a
 }
 
-// deletions applies one layer's whiteouts (the path and all below it) and
-// opaque directories (everything below). They all act on the layers
-// below, so a deletion inside a folder the same layer deletes is skipped:
-// with es visited in path order, each path is looked at once per layer.
-func (m *merger) deletions(es []Entry, order []int32, layer int32) {
-	covered := "" // prefix of the last whole-tree deletion
-	for j := range es {
-		k := j
-		if order != nil {
-			k = int(order[j])
-		}
-		e := es[k]
-		if !e.Whiteout && !e.Opaque {
-			continue
-		}
-		if covered != "" && strings.HasPrefix(e.Path, covered) {
-			continue
-		}
-		m.deleteTree(e.Path, layer, e.Whiteout)
-		covered = treePrefix(e.Path)
-	}
-}
-
-// treePrefix is the prefix of every path below p.
-func treePrefix(p string) string {
-	if p == "/" {
-		return "/"
-	}
-	return strings.TrimSuffix(p, "/") + "/"
-}
-
-// deleteTree removes p (when self) and everything below it from the merged
-// view, recording a deletion by layer for each removed path. Paths the
-// deleting layer itself wrote stay (an opaque directory keeps its own
-// layer's entries).
-func (m *merger) deleteTree(p string, layer int32, self bool) {
-	paths := m.im.paths
-	if self {
-		if i, ok := m.im.index(p); ok {
-			m.remove(i, layer)
-		}
-	}
-	prefix := treePrefix(p)
-	i, _ := slices.BinarySearch(paths, prefix)
-	for ; i < len(paths) && strings.HasPrefix(paths[i], prefix); i++ {
-		m.remove(i, layer)
-	}
-}
-
-func (m *merger) remove(i int, layer int32) {
-	r := &m.im.final[i]
-	if r.layer < 0 || r.layer == layer {
-		return
-	}
-	r.layer = -1
-	m.im.present--
-	m.record(int32(i), Change{Layer: layer, Kind: Deleted})
+// unionLayers merges two sorted layer lists into a new sorted list
+// without repeats.
+func unionLayers(a, b []int32) []int32 {
+	out := make([]int32, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Clean normalizes a tar entry name to an absolute, cleaned path that can
@@ -420,10 +409,9 @@ func Clean(name string) string {
 // final filesystem), and the total.
 func (im *Image) Waste() (perLayer []int64, total int64) {
 	perLayer = make([]int64, len(im.Layers))
-	for i := range im.paths {
-		changes := im.history(i)
+	for _, changes := range im.Histories() {
 		for j, c := range changes {
-			if c.Kind == Deleted || c.Size == 0 || j == len(changes)-1 {
+			if c.Kind == Deleted || c.Size == 0 || j == len(changes)-1 || int(c.Layer) >= len(perLayer) {
 				continue
 			}
 			// Superseded by a later change (overwrite or deletion).

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -21,7 +20,7 @@ type modelImage struct {
 func modelMerge(layers []*LayerFacts) *modelImage {
 	im := &modelImage{files: map[string]FileState{}, history: map[string][]Change{}}
 	for i, l := range layers {
-		for _, e := range l.Entries {
+		for e := range l.Entries.All() {
 			switch {
 			case e.Whiteout:
 				im.deleteTree(e.Path, i, true)
@@ -29,7 +28,7 @@ func modelMerge(layers []*LayerFacts) *modelImage {
 				im.deleteTree(e.Path, i, false)
 			}
 		}
-		for _, e := range l.Entries {
+		for e := range l.Entries.All() {
 			if e.Whiteout {
 				continue
 			}
@@ -92,7 +91,7 @@ func checkAgainstModel(t testing.TB, layers []*LayerFacts) {
 		var b strings.Builder
 		for i, l := range layers {
 			fmt.Fprintf(&b, "layer %d:", i)
-			for _, e := range l.Entries {
+			for e := range l.Entries.All() {
 				fmt.Fprintf(&b, " %s(t%d w%v o%v s%d)", e.Path, e.Type, e.Whiteout, e.Opaque, e.Size)
 			}
 			b.WriteString("\n")
@@ -106,7 +105,7 @@ func checkAgainstModel(t testing.TB, layers []*LayerFacts) {
 	for p := range want.files {
 		wantPaths = append(wantPaths, p)
 	}
-	sort.Strings(wantPaths)
+	slices.SortFunc(wantPaths, ComparePaths[string, string])
 	var gotPaths []string
 	for p, st := range got.Files() {
 		gotPaths = append(gotPaths, p)
@@ -130,7 +129,7 @@ func checkAgainstModel(t testing.TB, layers []*LayerFacts) {
 			t.Fatalf("%s: History and Histories differ", p)
 		}
 	}
-	if len(histPaths) != len(want.history) || !slices.IsSorted(histPaths) {
+	if len(histPaths) != len(want.history) || !slices.IsSortedFunc(histPaths, ComparePaths[string, string]) {
 		t.Fatalf("history paths %v, want %d sorted\n%s", histPaths, len(want.history), describe())
 	}
 	for p := range want.history {
@@ -165,6 +164,7 @@ func randomLayers(r *rand.Rand) []*LayerFacts {
 	layers := make([]*LayerFacts, 1+r.IntN(5))
 	for i := range layers {
 		l := &LayerFacts{Index: i}
+		var es []Entry
 		for range r.IntN(25) {
 			p := randPath()
 			var e Entry
@@ -180,11 +180,9 @@ func randomLayers(r *rand.Rand) []*LayerFacts {
 			default:
 				e = Entry{Path: p, Type: TypeFile, Mode: 0o644, Size: int64(1 + r.IntN(100)), UID: int32(r.IntN(3))}
 			}
-			l.Entries = append(l.Entries, e)
+			es = append(es, e)
 		}
-		if r.IntN(2) == 0 {
-			l.Entries = dedupe(l.Entries) // as a walk leaves them
-		}
+		l.Entries = PackEntries(es) // sorted and unique, as a walk leaves them
 		layers[i] = l
 	}
 	return layers

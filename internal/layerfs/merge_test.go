@@ -7,9 +7,9 @@ func dir(p string) Entry              { return Entry{Path: p, Type: TypeDir, Mod
 
 func TestMergeWhiteoutsAndOpaque(t *testing.T) {
 	layers := []*LayerFacts{
-		{Index: 0, Entries: []Entry{dir("/etc"), file("/etc/secrets.txt", 10), dir("/app"), file("/app/a", 1), file("/app/b", 2)}},
-		{Index: 1, Entries: []Entry{{Path: "/etc/secrets.txt", Whiteout: true}, file("/etc/passwd", 5)}},
-		{Index: 2, Entries: []Entry{{Path: "/app", Type: TypeDir, Opaque: true}, file("/app/c", 3), file("/etc/passwd", 7)}},
+		{Index: 0, Entries: PackEntries([]Entry{dir("/etc"), file("/etc/secrets.txt", 10), dir("/app"), file("/app/a", 1), file("/app/b", 2)})},
+		{Index: 1, Entries: PackEntries([]Entry{{Path: "/etc/secrets.txt", Whiteout: true}, file("/etc/passwd", 5)})},
+		{Index: 2, Entries: PackEntries([]Entry{{Path: "/app", Type: TypeDir, Opaque: true}, file("/app/c", 3), file("/etc/passwd", 7)})},
 	}
 	im := Merge(layers)
 	for _, gone := range []string{"/etc/secrets.txt", "/app/a", "/app/b"} {
@@ -46,8 +46,8 @@ func TestClean(t *testing.T) {
 
 func TestWaste(t *testing.T) {
 	im := Merge([]*LayerFacts{
-		{Entries: []Entry{file("/big", 100), file("/keep", 5), file("/over", 20)}},
-		{Entries: []Entry{{Path: "/big", Whiteout: true}, file("/over", 30)}},
+		{Entries: PackEntries([]Entry{file("/big", 100), file("/keep", 5), file("/over", 20)})},
+		{Entries: PackEntries([]Entry{{Path: "/big", Whiteout: true}, file("/over", 30)})},
 	})
 	per, total := im.Waste()
 	if total != 120 || per[0] != 120 || per[1] != 0 {

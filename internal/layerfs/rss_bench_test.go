@@ -70,26 +70,22 @@ func synthLayers(n int) []*LayerFacts {
 	p := func(i int) string {
 		return fmt.Sprintf("/usr/share/pkg-%03d/lib/module-%04d/file-%07d.dat", i%500, (i/500)%1000, i)
 	}
-	base := &LayerFacts{Index: 0, Entries: make([]Entry, 0, n*7/10)}
+	var base, add, del []Entry
 	for i := range n * 7 / 10 {
-		base.Entries = append(base.Entries, Entry{Path: p(i), Type: TypeFile, Mode: 0o644, Size: int64(1000 + i%4096)})
+		base = append(base, Entry{Path: p(i), Type: TypeFile, Mode: 0o644, Size: int64(1000 + i%4096)})
 	}
-	add := &LayerFacts{Index: 1}
 	for i := n * 7 / 10; i < n; i++ {
-		add.Entries = append(add.Entries, Entry{Path: p(i), Type: TypeFile, Mode: 0o644, Size: 512})
+		add = append(add, Entry{Path: p(i), Type: TypeFile, Mode: 0o644, Size: 512})
 	}
 	for i := 0; i < n*7/10; i += 20 {
-		add.Entries = append(add.Entries, Entry{Path: p(i), Type: TypeFile, Mode: 0o600, Size: 10})
+		add = append(add, Entry{Path: p(i), Type: TypeFile, Mode: 0o600, Size: 10})
 	}
-	del := &LayerFacts{Index: 2}
 	for i := 7; i < n*7/10; i += 10 {
-		del.Entries = append(del.Entries, Entry{Path: p(i), Whiteout: true})
+		del = append(del, Entry{Path: p(i), Whiteout: true})
 	}
-	del.Entries = append(del.Entries, Entry{Path: "/usr/share/pkg-001", Type: TypeDir, Mode: 0o755, Opaque: true})
-	for _, l := range []*LayerFacts{base, add, del} {
-		l.Entries = dedupe(l.Entries) // sorted and unique, as a walk leaves them
-	}
-	return []*LayerFacts{base, add, del}
+	del = append(del, Entry{Path: "/usr/share/pkg-001", Type: TypeDir, Mode: 0o755, Opaque: true})
+	// Packed: sorted and unique, as a walk leaves them.
+	return []*LayerFacts{{Index: 0, Entries: PackEntries(base)}, {Index: 1, Entries: PackEntries(add)}, {Index: 2, Entries: PackEntries(del)}}
 }
 
 // BenchmarkMergePaths reports the heap per path of an image's layer

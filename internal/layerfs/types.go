@@ -113,14 +113,18 @@ type Skip struct {
 
 // LayerFacts is everything the walk learned from one layer. It is what the
 // layer cache stores (keyed by DiffID and analyzer versions), so every field
-// must survive a JSON round trip.
+// but Entries must survive a JSON round trip.
 type LayerFacts struct {
 	Index  int    `json:"index"`
 	Digest string `json:"digest"`
 	DiffID string `json:"diff_id"`
 	// Size is the uncompressed byte count of the layer's files.
-	Size    int64   `json:"size"`
-	Entries []Entry `json:"entries"`
+	Size int64 `json:"size"`
+	// Entries holds every path of the layer, packed; the layer cache
+	// stores them in its own binary form, not as JSON.
+	Entries Entries `json:"-"`
+	// RegularFiles counts the regular files the layer writes.
+	RegularFiles int `json:"regular_files"`
 	// Packages found by inventory extractors; Layer is set to Index.
 	Packages []inventory.Package `json:"packages,omitempty"`
 	// OS is set when the layer holds an os-release file.

@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
-	"sort"
 	"strings"
 	"sync/atomic"
 
@@ -33,7 +32,7 @@ const (
 	bigFileSize          = 64 << 20
 	DefaultMaxLayerBytes = 32 << 30 // uncompressed bytes per layer
 	DefaultMaxImageBytes = 96 << 30 // uncompressed bytes per image
-	DefaultMaxEntries    = 2 << 20  // tar entries per layer (~130 B of memory each)
+	DefaultMaxEntries    = 2 << 20  // tar entries per layer (~20 B of memory each, packed)
 )
 
 // WalkOptions configure a layer walk. Zero values take the defaults.
@@ -289,7 +288,9 @@ func WalkTar(ctx context.Context, r io.Reader, index int, o WalkOptions) (*Layer
 func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkOptions) (*LayerFacts, error) {
 	o = o.withDefaults()
 	tr := tar.NewReader(r)
-	facts := &LayerFacts{Index: index, Digest: digest, Entries: []Entry{}}
+	facts := &LayerFacts{Index: index, Digest: digest}
+	var entries entryPacker
+	count := 0
 	var wanting []Analyzer
 	var buf []byte
 	for {
@@ -299,18 +300,19 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("truncated tar stream after %d entries", len(facts.Entries))
+				return nil, fmt.Errorf("truncated tar stream after %d entries", count)
 			}
-			return nil, fmt.Errorf("malformed tar after %d entries: %w", len(facts.Entries), err)
+			return nil, fmt.Errorf("malformed tar after %d entries: %w", count, err)
 		}
-		if len(facts.Entries) >= o.MaxEntries {
+		if count >= o.MaxEntries {
 			return nil, fmt.Errorf("%w: more than %d entries in one layer", ErrLimit, o.MaxEntries)
 		}
 		e, ok := entryFor(hdr)
 		if !ok {
 			continue
 		}
-		facts.Entries = append(facts.Entries, e)
+		entries.add(e)
+		count++
 		if e.Type != TypeFile || e.Whiteout {
 			continue
 		}
@@ -374,7 +376,12 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 			return nil, fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
 		}
 	}
-	facts.Entries = dedupe(facts.Entries)
+	facts.Entries = entries.finish()
+	for e := range facts.Entries.All() {
+		if e.Type == TypeFile && !e.Whiteout {
+			facts.RegularFiles++
+		}
+	}
 	return facts, nil
 }
 
@@ -490,34 +497,4 @@ func entryFor(hdr *tar.Header) (Entry, bool) {
 		return Entry{}, false
 	}
 	return e, true
-}
-
-// dedupe keeps the last entry for each path (a tar may repeat a path; the
-// last one wins on extraction), keeping an opaque marker's flag on the
-// directory entry it belongs to. The result is sorted by path.
-func dedupe(es []Entry) []Entry {
-	sort.SliceStable(es, func(i, j int) bool { return es[i].Path < es[j].Path })
-	out := es[:0]
-	for i := 0; i < len(es); {
-		j := i
-		opaque := false
-		for j < len(es) && es[j].Path == es[i].Path {
-			opaque = opaque || es[j].Opaque
-			j++
-		}
-		// The last real entry wins; an opaque marker only adds its flag.
-		last := es[j-1]
-		for k := j - 1; k >= i; k-- {
-			if !es[k].Opaque {
-				last = es[k]
-				break
-			}
-		}
-		if last.Type == TypeDir && !last.Whiteout {
-			last.Opaque = opaque
-		}
-		out = append(out, last)
-		i = j
-	}
-	return out
 }

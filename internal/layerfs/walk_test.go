@@ -106,7 +106,7 @@ func (r *recorder) Analyze(_ context.Context, f *File, out *LayerFacts) error {
 
 func entryMap(f *LayerFacts) map[string]Entry {
 	m := map[string]Entry{}
-	for _, e := range f.Entries {
+	for e := range f.Entries.All() {
 		m[e.Path] = e
 	}
 	return m
@@ -150,8 +150,8 @@ func TestWalkTarEntries(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", c.path, got, c.want)
 		}
 	}
-	if len(f.Entries) != len(cases)+1 { // + /etc/passwd
-		t.Errorf("got %d entries, want %d: %+v", len(f.Entries), len(cases)+1, f.Entries)
+	if f.Entries.Len() != len(cases)+1 { // + /etc/passwd
+		t.Errorf("got %d entries, want %d: %+v", f.Entries.Len(), len(cases)+1, f.Entries)
 	}
 	if rec.seen["/etc/passwd"] != "root:x:0:0::/root:/bin/sh\n" || len(rec.seen) != 1 {
 		t.Errorf("analyzer saw %v, want only /etc/passwd with its content", rec.seen)
@@ -180,10 +180,10 @@ func TestWalkHostile(t *testing.T) {
 				m := entryMap(f)
 				for _, p := range []string{"/etc/shadow", "/abs/file", "/b"} {
 					if _, ok := m[p]; !ok {
-						t.Errorf("missing %s in %+v", p, f.Entries)
+						t.Errorf("missing %s in %+v", p, f.Entries.Slice())
 					}
 				}
-				for _, e := range f.Entries {
+				for e := range f.Entries.All() {
 					if strings.Contains(e.Path, "..") || !strings.HasPrefix(e.Path, "/") {
 						t.Errorf("path escaped normalization: %q", e.Path)
 					}
@@ -213,8 +213,8 @@ func TestWalkHostile(t *testing.T) {
 			name:  "symlink loop",
 			layer: makeTar(t, tarEntry{name: "a", typ: tar.TypeSymlink, link: "b"}, tarEntry{name: "b", typ: tar.TypeSymlink, link: "a"}, tarEntry{name: "self", typ: tar.TypeSymlink, link: "self"}),
 			check: func(t *testing.T, f *LayerFacts, _ *recorder) {
-				if len(f.Entries) != 3 {
-					t.Errorf("got %+v", f.Entries)
+				if f.Entries.Len() != 3 {
+					t.Errorf("got %+v", f.Entries.Slice())
 				}
 			},
 		},
@@ -251,8 +251,8 @@ func TestWalkHostile(t *testing.T) {
 			name:  "duplicate entries: last wins",
 			layer: makeTar(t, tarEntry{name: "f", body: "first"}, tarEntry{name: "f", typ: tar.TypeSymlink, link: "x"}, tarEntry{name: "./f", body: "third!"}),
 			check: func(t *testing.T, f *LayerFacts, _ *recorder) {
-				if len(f.Entries) != 1 || f.Entries[0].Type != TypeFile || f.Entries[0].Size != 6 {
-					t.Errorf("entries: %+v", f.Entries)
+				if f.Entries.Len() != 1 || f.Entries.Slice()[0].Type != TypeFile || f.Entries.Slice()[0].Size != 6 {
+					t.Errorf("entries: %+v", f.Entries.Slice())
 				}
 			},
 		},
@@ -346,7 +346,7 @@ func TestWalkCompressionAndDigests(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, f := range res.Layers {
-		if f.Index != i || f.DiffID != sha(layer) || f.Digest != blobs[i].Digest || len(f.Entries) != 1 {
+		if f.Index != i || f.DiffID != sha(layer) || f.Digest != blobs[i].Digest || f.Entries.Len() != 1 {
 			t.Errorf("layer %d: %+v", i, f)
 		}
 	}
@@ -405,8 +405,8 @@ func TestWalkManyTinyFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Entries) != n || f.Size != n {
-		t.Errorf("entries %d size %d", len(f.Entries), f.Size)
+	if f.Entries.Len() != n || f.Size != n {
+		t.Errorf("entries %d size %d", f.Entries.Len(), f.Size)
 	}
 }
 
@@ -426,7 +426,7 @@ func TestCache(t *testing.T) {
 	// Same layer at another position of another image: a hit, re-indexed.
 	b.Index = 5
 	res, err = Walk(context.Background(), []Blob{b}, o)
-	if err != nil || !res.FromCache[0] || opened != 1 || res.Layers[0].Index != 5 || len(res.Layers[0].Entries) != 1 {
+	if err != nil || !res.FromCache[0] || opened != 1 || res.Layers[0].Index != 5 || res.Layers[0].Entries.Len() != 1 {
 		t.Fatalf("warm: err %v fromCache %v opened %d facts %+v", err, res.FromCache, opened, res.Layers[0])
 	}
 	// Other analyzer versions or caps miss.

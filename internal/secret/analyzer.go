@@ -349,4 +349,5 @@ func Rules() []rules.Rule {
 	}
 	return out
 }
+
 var _ layerfs.Streamer = (*analyzer)(nil)

@@ -436,7 +436,7 @@ func TestRootfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]layerfs.Entry{}
-	for _, e := range res.Layers[0].Entries {
+	for e := range res.Layers[0].Entries.All() {
 		got[e.Path] = e
 	}
 	if got["/etc/os-release"].Type != layerfs.TypeFile || got["/etc/escape"].Type != layerfs.TypeSymlink || got["/loop"].Type != layerfs.TypeSymlink || got["/outdir"].Type != layerfs.TypeSymlink {

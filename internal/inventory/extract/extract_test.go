@@ -27,9 +27,10 @@ func layer(t *testing.T, i int, files map[string][]byte, whiteouts ...string) *l
 	t.Helper()
 	a := Analyzer(Options{})
 	out := &layerfs.LayerFacts{Index: i, Digest: "sha256:layer" + string(rune('0'+i))}
+	var es []layerfs.Entry
 	for p, c := range files {
 		e := layerfs.Entry{Path: p, Type: layerfs.TypeFile, Mode: 0o644, Size: int64(len(c))}
-		out.Entries = append(out.Entries, e)
+		es = append(es, e)
 		if !a.Wants(p, e.Size, e.Mode) {
 			continue
 		}
@@ -38,8 +39,9 @@ func layer(t *testing.T, i int, files map[string][]byte, whiteouts ...string) *l
 		}
 	}
 	for _, w := range whiteouts {
-		out.Entries = append(out.Entries, layerfs.Entry{Path: w, Whiteout: true})
+		es = append(es, layerfs.Entry{Path: w, Whiteout: true})
 	}
+	out.Entries = layerfs.PackEntries(es)
 	return out
 }
 

@@ -51,10 +51,10 @@ func build(t *testing.T, specs ...layerSpec) *layerfs.Image {
 	var layers []*layerfs.LayerFacts
 	for i, s := range specs {
 		lf := &layerfs.LayerFacts{Index: i, Digest: digest(i), DiffID: fmt.Sprintf("sha256:%064x", i)}
-		lf.Entries = append(lf.Entries, s.entries...)
+		es := append([]layerfs.Entry(nil), s.entries...)
 		for p, c := range s.contents {
 			e := fileE(p, int64(len(c)), 0o644)
-			lf.Entries = append(lf.Entries, e)
+			es = append(es, e)
 			for _, a := range an {
 				if a.Wants(p, e.Size, e.Mode) {
 					if err := a.Analyze(context.Background(), &layerfs.File{Entry: e, Content: []byte(c), Layer: i}, lf); err != nil {
@@ -63,6 +63,7 @@ func build(t *testing.T, specs ...layerSpec) *layerfs.Image {
 				}
 			}
 		}
+		lf.Entries = layerfs.PackEntries(es)
 		layers = append(layers, lf)
 	}
 	return layerfs.Merge(layers)
