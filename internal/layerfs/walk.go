@@ -202,7 +202,10 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 	defer rc.Close()
 	var raw io.Reader = ctxReader{ctx: ctx, r: rc}
 	var digestH hash.Hash
-	if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") {
+	// An uncompressed blob (docker save >= 25 names layers by digest) has
+	// its DiffID as digest: the DiffID check below covers it, so the same
+	// bytes are not hashed twice.
+	if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") && b.Digest != b.DiffID {
 		digestH = sha256.New()
 		raw = io.TeeReader(raw, digestH)
 	}

@@ -363,6 +363,13 @@ func TestWalkCompressionAndDigests(t *testing.T) {
 	if !errors.As(err, &le) || le.Index != 4 || !strings.Contains(err.Error(), "not its digest") || !strings.Contains(err.Error(), bad2.Digest) {
 		t.Errorf("wrong digest: err = %v", err)
 	}
+	// An uncompressed blob named by its DiffID (docker save >= 25) is
+	// hashed once; tampered bytes still fail, on the diff_id.
+	tampered := blobOf(5, makeTar(t, tarEntry{name: "etc/os-release", body: "ID=evil!!\n"}), layer)
+	tampered.Digest = tampered.DiffID
+	if _, err := Walk(context.Background(), []Blob{tampered}, WalkOptions{}); err == nil || !strings.Contains(err.Error(), "diff_id") {
+		t.Errorf("tampered uncompressed blob: err = %v", err)
+	}
 	trunc := gz(t, layer)
 	trunc = trunc[:len(trunc)/2]
 	if _, err := Walk(context.Background(), []Blob{blobOf(0, trunc, layer)}, WalkOptions{}); err == nil {
