@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -88,19 +89,49 @@ func (r *imageResult) restore(rep *finding.Report, src *source.Image) *imageScan
 	return &imageScan{src: src, digests: r.Digests, steps: r.Steps, layers: r.Layers}
 }
 
-// executableStamp identifies the running binary (path, size, modification
-// time): rules and analyzers live in it, so a rebuilt or upgraded kensa
-// never reads results its predecessor computed.
+// executableStamp identifies the running binary: rules and analyzers live
+// in it, so a rebuilt or upgraded kensa never reads results its
+// predecessor computed. It is the Go build ID the linker records (a hash
+// of the binary's inputs and content: the same build copied elsewhere, or
+// rebuilt by go run from the same source, hits the cache), or, for a
+// binary without one, its path, size and modification time.
 func executableStamp() string {
 	p, err := os.Executable()
 	if err != nil {
 		return "unknown-executable"
+	}
+	if id := goBuildID(p); id != "" {
+		return "go-build-id " + id
 	}
 	st, err := os.Stat(p)
 	if err != nil {
 		return "unknown-executable"
 	}
 	return fmt.Sprintf("%s %d %d", p, st.Size(), st.ModTime().UnixNano())
+}
+
+// goBuildID returns the build ID in the ELF executable at p (the
+// ".note.go.buildid" note: name "Go", type 4), or "" when there is none.
+func goBuildID(p string) string {
+	f, err := elf.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sec := f.Section(".note.go.buildid")
+	if sec == nil || sec.Size > 1<<10 {
+		return ""
+	}
+	b, err := sec.Data()
+	if err != nil || len(b) < 16 {
+		return ""
+	}
+	bo := f.ByteOrder
+	namesz, descsz, typ := bo.Uint32(b), bo.Uint32(b[4:]), bo.Uint32(b[8:])
+	if namesz != 4 || typ != 4 || string(b[12:16]) != "Go\x00\x00" || uint64(descsz) > uint64(len(b)-16) {
+		return ""
+	}
+	return string(b[16 : 16+descsz])
 }
 
 // key returns the cache key of src scanned with o and analyzers, or "" when
