@@ -65,13 +65,29 @@ func PackEntries(es []Entry) Entries {
 // path order (a depth-first walk of a folder, names sorted, is exactly
 // ComparePaths order), so entries are appended to a packed run while each
 // path follows the one before; an entry out of order (or repeated) starts
-// a new run, and finish merges the runs.
+// a new run. Runs are merged as they pile up, keeping each at least twice
+// the size of the next (as Timsort does), so a hostile order (a reversed
+// tar: a run per entry) costs O(log n) runs and O(n log n) merging, and
+// finish merges what is left.
 type entryPacker struct {
-	runs []Entries
-	cur  []byte
-	n    int
-	prev string
+	runs   []Entries
+	cur    []byte
+	n      int
+	prev   string
+	merged bool // some run came from a merge (may carry flagReal)
 }
+
+// Flags used inside the packer only, so that merging merged runs again
+// gives what one merge of everything would: flagReal marks an entry that
+// stands for a real tar entry although it carries the opaque flag (a
+// folder an opaque marker lent it to), so it is not taken for a marker;
+// flagSawOpaque marks an entry that won over an opaque marker of its
+// path, whose flag a later folder entry must still get. finish clears
+// both.
+const (
+	flagReal = 1 << (3 + iota)
+	flagSawOpaque
+)
 
 func (p *entryPacker) add(e Entry) {
 	if p.n > 0 && ComparePaths(p.prev, e.Path) >= 0 {
@@ -83,7 +99,8 @@ func (p *entryPacker) add(e Entry) {
 	p.prev = e.Path
 }
 
-// cut ends the current run.
+// cut ends the current run, then merges runs while the one below the top
+// is not more than twice the top's size.
 func (p *entryPacker) cut() {
 	if p.n == 0 {
 		return
@@ -94,23 +111,36 @@ func (p *entryPacker) cut() {
 	}
 	p.runs = append(p.runs, Entries{data: b, n: p.n})
 	p.cur, p.n, p.prev = nil, 0, ""
+	for k := len(p.runs); k >= 2 && p.runs[k-2].n <= 2*p.runs[k-1].n; k-- {
+		p.runs[k-2] = mergeRuns(p.runs[k-2:], true)
+		p.runs = p.runs[:k-1]
+		p.merged = true
+	}
 }
 
-// finish returns the packed entries: the one run, or the runs merged
-// path by path. Of a repeated path the last entry wins, as on
-// extraction, except that an opaque marker (a ".wh..wh..opq" entry) only
-// lends its flag to the folder's own entry.
+// finish returns the packed entries, the runs merged path by path. Of a
+// repeated path the last entry wins, as on extraction, except that an
+// opaque marker (a ".wh..wh..opq" entry) only lends its flag to the
+// folder's own entry.
 func (p *entryPacker) finish() Entries {
 	p.cut()
-	switch len(p.runs) {
-	case 0:
+	switch {
+	case len(p.runs) == 0:
 		return Entries{}
-	case 1:
+	case len(p.runs) == 1 && !p.merged:
 		return p.runs[0]
 	}
+	out := mergeRuns(p.runs, false)
+	p.runs = nil
+	return out
+}
+
+// mergeRuns merges runs (later runs were read later), applying finish's
+// rule to repeated paths; keepReal keeps flagReal for a further merge.
+func mergeRuns(runs []Entries, keepReal bool) Entries {
 	var heap []*layerCursor // layer: the run's index
 	total := 0
-	for i, r := range p.runs {
+	for i, r := range runs {
 		total += len(r.data)
 		c := &layerCursor{entryCursor: entryCursor{d: decoder{b: r.data}, left: r.n}, layer: i}
 		if c.next() {
@@ -125,6 +155,7 @@ func (p *entryPacker) finish() Entries {
 		group      []rawEntry
 		n          int
 	)
+	marker := func(r *rawEntry) bool { return r.flags&flagOpaque != 0 && r.flags&flagReal == 0 }
 	for len(h) > 0 {
 		path = append(path[:0], h[0].path...)
 		group = group[:0]
@@ -135,25 +166,35 @@ func (p *entryPacker) finish() Entries {
 		last := group[len(group)-1]
 		opaque := false
 		for _, r := range group {
-			opaque = opaque || r.flags&flagOpaque != 0
+			opaque = opaque || r.flags&(flagOpaque|flagSawOpaque) != 0
 		}
 		for k := len(group) - 1; k >= 0; k-- {
-			if group[k].flags&flagOpaque == 0 {
+			if !marker(&group[k]) {
 				last = group[k]
 				break
 			}
 		}
-		if last.typ == byte(TypeDir) && last.flags&flagWhiteout == 0 {
+		if last.typ == byte(TypeDir) && last.flags&flagWhiteout == 0 && !marker(&last) {
 			last.flags &^= flagOpaque
 			if opaque {
-				last.flags |= flagOpaque
+				last.flags |= flagOpaque | flagReal
 			}
+		}
+		last.flags &^= flagSawOpaque
+		if opaque && keepReal && last.flags&flagOpaque == 0 {
+			last.flags |= flagSawOpaque
+		}
+		if !keepReal {
+			last.flags &^= flagReal
 		}
 		out = appendFields(appendPath(out, prev, path), &last)
 		prev = append(prev[:0], path...)
 		n++
 	}
-	return Entries{data: slices.Clip(out), n: n}
+	if cap(out)-len(out) > len(out)/8 {
+		out = slices.Clone(out)
+	}
+	return Entries{data: out, n: n}
 }
 
 // cursorHeap is a min-heap of layer cursors by (path, layer).

@@ -1,6 +1,8 @@
 package layerfs
 
 import (
+	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -63,9 +65,11 @@ func TestPackEntriesMatchesModel(t *testing.T) {
 		for _, l := range randomLayers(r) {
 			es = append(es, l.Entries.Slice()...)
 		}
-		switch r.IntN(3) {
+		switch r.IntN(4) {
 		case 0:
 			r.Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] })
+		case 2:
+			slices.Reverse(es)
 		case 1:
 			if len(es) > 1 {
 				i := r.IntN(len(es) - 1)
@@ -80,5 +84,30 @@ func TestPackEntriesMatchesModel(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("packed %+v\nwant %+v\nfrom %+v", got, want, es)
 		}
+	}
+}
+
+// TestPackerHostileOrder: a tar in reverse path order makes a run of
+// every entry; the packer keeps O(log n) runs and still returns every
+// path once, in order.
+func TestPackerHostileOrder(t *testing.T) {
+	const n = 100_000
+	var p entryPacker
+	for i := n - 1; i >= 0; i-- {
+		p.add(Entry{Path: fmt.Sprintf("/d/f%06d", i), Type: TypeFile, Mode: 0o644, Size: int64(i)})
+		if len(p.runs) > 2*bits.Len(uint(n))+2 {
+			t.Fatalf("%d runs after %d entries", len(p.runs), n-i)
+		}
+	}
+	es := p.finish()
+	if es.Len() != n {
+		t.Fatalf("%d entries, want %d", es.Len(), n)
+	}
+	i := 0
+	for e := range es.All() {
+		if want := fmt.Sprintf("/d/f%06d", i); e.Path != want || e.Size != int64(i) {
+			t.Fatalf("entry %d: %+v, want %s", i, e, want)
+		}
+		i++
 	}
 }
