@@ -466,6 +466,7 @@ func TestEndOfLife(t *testing.T) {
 		{"alpine-3.1-not-3.19", withOS(&inventory.OS{ID: "alpine", VersionID: "3.1"}), 1, "alpine 3.1 is older than alpine 3.7, which reached end of life on 2019-11-01"},
 		{"older-than-table", withOS(&inventory.OS{ID: "alpine", VersionID: "3.6.5", PrettyName: "Alpine Linux v3.6"}), 1, "Alpine Linux v3.6 is older than alpine 3.7"},
 		{"ubuntu-older", withOS(&inventory.OS{ID: "ubuntu", VersionID: "12.04"}), 1, "older than ubuntu 14.04"},
+		{"fedora-42", withOS(&inventory.OS{ID: "fedora", VersionID: "42"}), 1, "fedora 42 reached end of life on 2026-05-28"},
 		{"newer-than-table", withOS(&inventory.OS{ID: "fedora", VersionID: "99"}), 0, ""},
 		{"amzn-not-monotonic", withOS(&inventory.OS{ID: "amzn", VersionID: "2017.09"}), 0, ""},
 		{"prerelease", withOS(&inventory.OS{ID: "alpine", VersionID: "3.1_alpha20240807"}), 0, ""},
