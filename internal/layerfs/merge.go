@@ -55,7 +55,7 @@ type FileState struct {
 type Image struct {
 	Layers   []*LayerFacts
 	data     []byte
-	restarts []uint32
+	restarts []int
 	n        int
 	present  int
 }
@@ -129,7 +129,7 @@ func (im *Image) find(p string) (*record, bool) {
 	if len(im.restarts) == 0 {
 		return nil, false
 	}
-	c := im.cursor(int(im.restarts[k]), min(restartEvery, im.n-k*restartEvery))
+	c := im.cursor(im.restarts[k], min(restartEvery, im.n-k*restartEvery))
 	for c.next() {
 		switch ComparePaths(c.rec.path, p) {
 		case 0:
@@ -339,7 +339,7 @@ func Merge(layers []*LayerFacts) *Image {
 		}
 		if written(group) { // a path only ever whited out has no record
 			if im.n%restartEvery == 0 {
-				im.restarts = append(im.restarts, uint32(len(im.data)))
+				im.restarts = append(im.restarts, len(im.data))
 				prev = prev[:0]
 			}
 			im.data = appendRecord(im.data, prev, p, final, &fin, hist)
