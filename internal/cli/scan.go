@@ -134,7 +134,7 @@ func addImageSourceFlags(f *pflag.FlagSet, o *scanOptions) {
 	f.StringVar(&o.Rootfs, "rootfs", "", "an unpacked root filesystem folder instead of a TARGET")
 	f.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the layer cache")
 	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
-	f.Int64Var(&o.MaxFile, "max-file-size", layerfs.DefaultMaxFileSize, "largest file (bytes) whose content is analyzed; larger files are reported as skipped")
+	f.Int64Var(&o.MaxFile, "max-file-size", layerfs.DefaultMaxFileSize, "largest file (bytes) an analyzer reads whole (package databases, binaries, archives); larger ones are reported as skipped. Secrets are scanned in files of any size, in pieces")
 }
 
 // runScan detects the target, runs the scanners and writes the report.

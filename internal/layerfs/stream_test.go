@@ -126,3 +126,28 @@ func TestWalkStreamsLargeFiles(t *testing.T) {
 		t.Errorf("truncated streamed file: err = %v", err)
 	}
 }
+
+// TestWalkStreamsPastContentCap: a file above MaxFileSize still reaches
+// streaming analyzers in pieces; analyzers that need it whole skip it,
+// and the skip names them.
+func TestWalkStreamsPastContentCap(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 3*StreamThreshold)
+	layer := makeTar(t, tarEntry{name: "dump.sql", body: string(big)})
+	s := newStreamer("streamer")
+	whole := &bigChecker{sums: map[string][32]byte{}}
+	res, err := Walk(context.Background(), []Blob{blobOf(0, layer, layer)},
+		WalkOptions{Analyzers: []Analyzer{s, whole}, MaxFileSize: 2 * StreamThreshold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.how["/dump.sql"] != "stream" || s.sums["/dump.sql"] != sha256.Sum256(big) {
+		t.Errorf("streamer got the file %q, want all of it streamed", s.how["/dump.sql"])
+	}
+	if _, ok := whole.sums["/dump.sql"]; ok {
+		t.Error("a whole-file analyzer read a file above the cap")
+	}
+	sk := res.Layers[0].Skipped
+	if len(sk) != 1 || !strings.Contains(sk[0].Reason, "--max-file-size) for bigchecker") {
+		t.Errorf("skipped = %+v", sk)
+	}
+}

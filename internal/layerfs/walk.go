@@ -24,7 +24,7 @@ import (
 
 // Default walk limits.
 const (
-	DefaultMaxFileSize = 256 << 20 // content handed to analyzers per file
+	DefaultMaxFileSize = 256 << 20 // content read whole for analyzers per file
 	// bigFileSize is the size above which a file's content is read into a
 	// buffer of its own that only one layer walk at a time may hold, so a
 	// walk's memory stays near Workers*bigFileSize + MaxFileSize however
@@ -38,8 +38,10 @@ const (
 // WalkOptions configure a layer walk. Zero values take the defaults.
 type WalkOptions struct {
 	Analyzers []Analyzer
-	// MaxFileSize caps the content read for analyzers; larger wanted files
-	// are recorded in LayerFacts.Skipped.
+	// MaxFileSize caps the content read whole for analyzers; a larger
+	// wanted file still reaches the Streamers that take it in pieces, and
+	// is recorded in LayerFacts.Skipped for the analyzers that need it
+	// whole.
 	MaxFileSize int64
 	// MaxLayerBytes and MaxImageBytes cap the uncompressed bytes read (a
 	// decompression bomb stops with an error naming the layer).
@@ -329,20 +331,31 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		if len(wanting) == 0 {
 			continue
 		}
-		if e.Size > o.MaxFileSize {
-			facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("%d bytes, above the %d-byte content cap (--max-file-size)", e.Size, o.MaxFileSize)})
-			continue
-		}
+		overCap := e.Size > o.MaxFileSize
 		if e.Size > StreamThreshold {
-			if sinks := streamSinks(e, index, wanting); sinks != nil {
-				if int64(cap(buf)) < StreamThreshold {
-					buf = make([]byte, StreamThreshold)
+			// Streaming costs one piece of memory whatever the size, so
+			// the content cap only holds for analyzers that need the file
+			// whole: when every one streams it, or it is over the cap,
+			// the streamers get it in pieces and the rest skip it.
+			sinks, whole := streamSinks(e, index, wanting)
+			if len(whole) == 0 || overCap {
+				if len(whole) > 0 {
+					facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("%d bytes, above the %d-byte content cap (--max-file-size) for %s", e.Size, o.MaxFileSize, strings.Join(whole, ", "))})
 				}
-				if err := streamFile(ctx, tr, e, buf[:StreamThreshold], sinks, facts); err != nil {
-					return nil, err
+				if len(sinks) > 0 {
+					if int64(cap(buf)) < StreamThreshold {
+						buf = make([]byte, StreamThreshold)
+					}
+					if err := streamFile(ctx, tr, e, buf[:StreamThreshold], sinks, facts); err != nil {
+						return nil, err
+					}
 				}
 				continue
 			}
+		}
+		if overCap {
+			facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("%d bytes, above the %d-byte content cap (--max-file-size)", e.Size, o.MaxFileSize)})
+			continue
 		}
 		// One buffer per layer walk, reused for every file: analyzers must
 		// not keep Content past Analyze (see File.Content), so a layer of
@@ -394,23 +407,24 @@ type namedSink struct {
 	Sink
 }
 
-// streamSinks returns a sink from every analyzer in wanting, or nil when
-// any of them needs e's content whole.
-func streamSinks(e Entry, layer int, wanting []Analyzer) []namedSink {
-	sinks := make([]namedSink, 0, len(wanting))
+// streamSinks returns a sink from every analyzer in wanting that streams
+// e, and the names of those that need it whole.
+func streamSinks(e Entry, layer int, wanting []Analyzer) (sinks []namedSink, whole []string) {
 	f := &File{Entry: e, Layer: layer}
 	for _, a := range wanting {
-		s, ok := a.(Streamer)
-		if !ok {
-			return nil
-		}
 		var sink Sink
-		if err := guard(func() error { sink = s.Stream(f); return nil }); err != nil || sink == nil {
-			return nil
+		if s, ok := a.(Streamer); ok {
+			if err := guard(func() error { sink = s.Stream(f); return nil }); err != nil {
+				sink = nil
+			}
+		}
+		if sink == nil {
+			whole = append(whole, a.Name())
+			continue
 		}
 		sinks = append(sinks, namedSink{a.Name(), sink})
 	}
-	return sinks
+	return sinks, whole
 }
 
 // streamFile reads e's content from tr in pieces of len(buf) and hands

@@ -27,10 +27,10 @@ const MaxMatchesPerFile = 50
 // Options configures the secret analyzer.
 type Options struct {
 	// MaxFileSize, when positive, is the largest file scanned. By default
-	// the analyzer asks for files of any size: the walk's content cap
-	// (--max-file-size) bounds them, and files above the walk's
+	// the analyzer asks for files of any size: files above the walk's
 	// StreamThreshold are scanned in pieces (see Stream), so their size
-	// costs no memory.
+	// costs no memory, and the walk's content cap (--max-file-size) only
+	// bounds credential files, which are judged whole.
 	MaxFileSize int64
 	// ScanNoisePaths also scans documentation and the test folders of
 	// language packages (see IsNoisePath), which are skipped by default.
@@ -46,7 +46,7 @@ func Analyzer(opts Options) layerfs.Analyzer {
 type analyzer struct{ opts Options }
 
 func (a *analyzer) Name() string { return "secret" }
-func (a *analyzer) Version() int { return 3 }
+func (a *analyzer) Version() int { return 4 }
 
 func (a *analyzer) Wants(p string, size int64, mode fs.FileMode) bool {
 	if !mode.IsRegular() || size <= 0 || a.opts.MaxFileSize > 0 && size > a.opts.MaxFileSize {
@@ -206,10 +206,13 @@ var skipExt = map[string]bool{
 	".gz": true, ".tgz": true, ".xz": true, ".bz2": true, ".zst": true, ".zip": true, ".7z": true,
 	".jar": true, ".war": true, ".whl": true, ".deb": true, ".rpm": true,
 	".pyc": true, ".pyo": true, ".mo": true, ".a": true, ".o": true, ".so": true, ".class": true,
+	// Model weights and numeric arrays: gigabytes of floats, no text.
+	".safetensors": true, ".gguf": true, ".onnx": true, ".pt": true, ".pth": true, ".ckpt": true,
+	".h5": true, ".tflite": true, ".npy": true, ".npz": true,
 }
 
-// skipExtension reports files whose content is compressed, media, or
-// compiled objects: a text pattern cannot match inside them meaningfully
+// skipExtension reports files whose content is compressed, media, model
+// weights or compiled objects: a text pattern cannot match inside them meaningfully
 // (shared libraries are skipped too: they carry library code, not the
 // image owner's credentials; executables without extension are scanned).
 func skipExtension(p string) bool {

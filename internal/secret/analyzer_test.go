@@ -77,7 +77,7 @@ func TestAnalyzer(t *testing.T) {
 	if !a.Wants("/app/config.yaml", 100, 0o644) || !a.Wants("/root/.ssh/id_rsa", 100, 0o600) || !a.Wants("/usr/local/bin/app", 1<<20, 0o755) {
 		t.Error("analyzer must want text files, credential files and executables")
 	}
-	if a.Wants("/app/logo.png", 100, 0o644) || a.Wants("/usr/lib/x/libssl.so.3", 100, 0o644) || Analyzer(Options{MaxFileSize: 100}).Wants("/app/big", 101, 0o644) ||
+	if a.Wants("/app/logo.png", 100, 0o644) || a.Wants("/usr/lib/x/libssl.so.3", 100, 0o644) || a.Wants("/models/llm.safetensors", 8<<30, 0o644) || Analyzer(Options{MaxFileSize: 100}).Wants("/app/big", 101, 0o644) ||
 		a.Wants("/app/dir", 0, fs.ModeDir|0o755) || a.Wants("/usr/share/doc/x/README", 100, 0o644) {
 		t.Error("analyzer wants media, shared libraries, oversized files, dirs or docs")
 	}
