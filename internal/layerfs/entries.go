@@ -138,39 +138,23 @@ func (p *entryPacker) finish() Entries {
 // mergeRuns merges runs (later runs were read later), applying finish's
 // rule to repeated paths; keepReal keeps flagReal for a further merge.
 func mergeRuns(runs []Entries, keepReal bool) Entries {
-	var heap []*layerCursor // layer: the run's index
 	total := 0
-	for i, r := range runs {
+	for _, r := range runs {
 		total += len(r.data)
-		c := &layerCursor{entryCursor: entryCursor{d: decoder{b: r.data}, left: r.n}, layer: i}
-		if c.next() {
-			heap = append(heap, c)
-		}
 	}
-	h := cursorHeap(heap)
-	h.init()
 	out := make([]byte, 0, total)
-	var (
-		prev, path []byte
-		group      []rawEntry
-		n          int
-	)
+	var prev []byte
+	n := 0
 	marker := func(r *rawEntry) bool { return r.flags&flagOpaque != 0 && r.flags&flagReal == 0 }
-	for len(h) > 0 {
-		path = append(path[:0], h[0].path...)
-		group = group[:0]
-		for len(h) > 0 && string(h[0].path) == string(path) {
-			group = append(group, h[0].raw)
-			h.advance()
-		}
-		last := group[len(group)-1]
+	mergeSorted(runs, func(path []byte, group []layerEntry) {
+		last := group[len(group)-1].raw
 		opaque := false
-		for _, r := range group {
-			opaque = opaque || r.flags&(flagOpaque|flagSawOpaque) != 0
+		for _, e := range group {
+			opaque = opaque || e.raw.flags&(flagOpaque|flagSawOpaque) != 0
 		}
 		for k := len(group) - 1; k >= 0; k-- {
-			if !marker(&group[k]) {
-				last = group[k]
+			if !marker(&group[k].raw) {
+				last = group[k].raw
 				break
 			}
 		}
@@ -190,11 +174,65 @@ func mergeRuns(runs []Entries, keepReal bool) Entries {
 		out = appendFields(appendPath(out, prev, path), &last)
 		prev = append(prev[:0], path...)
 		n++
-	}
+	})
 	if cap(out)-len(out) > len(out)/8 {
 		out = slices.Clone(out)
 	}
 	return Entries{data: out, n: n}
+}
+
+// layerCursor walks one list of packed entries (a layer's, or a run's)
+// in mergeSorted; layer is the list's index.
+type layerCursor struct {
+	entryCursor
+	layer int
+}
+
+// layerEntry is one list's entry at the path being merged.
+type layerEntry struct {
+	layer int
+	raw   rawEntry
+}
+
+// mergeSorted walks lists of packed entries, each in path order, together:
+// fn gets every distinct path once, in order, with the lists' entries for
+// it in list order. Both are only valid during the call (raw.link points
+// into the lists' bytes).
+func mergeSorted(lists []Entries, fn func(path []byte, group []layerEntry)) {
+	var h cursorHeap
+	for i, l := range lists {
+		c := &layerCursor{entryCursor: entryCursor{d: decoder{b: l.data}, left: l.n}, layer: i}
+		if c.next() {
+			h = append(h, c)
+		}
+	}
+	h.init()
+	var (
+		path  []byte
+		group []layerEntry
+	)
+	for len(h) > 0 {
+		path = append(path[:0], h[0].path...)
+		group = group[:0]
+		for len(h) > 0 && string(h[0].path) == string(path) {
+			group = append(group, layerEntry{layer: h[0].layer, raw: h[0].raw})
+			h.advance()
+		}
+		fn(path, group)
+	}
+}
+
+// regularFiles counts the regular files (whiteouts aside) without
+// decoding paths into strings.
+func (es Entries) regularFiles() int {
+	c := entryCursor{d: decoder{b: es.data}, left: es.n}
+	n := 0
+	for c.next() {
+		if c.raw.typ == byte(TypeFile) && c.raw.flags&flagWhiteout == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // cursorHeap is a min-heap of layer cursors by (path, layer).

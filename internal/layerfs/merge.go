@@ -112,6 +112,9 @@ func (r *record) state(p string) FileState {
 
 // find returns the record of p.
 func (im *Image) find(p string) (*record, bool) {
+	if len(im.restarts) == 0 {
+		return nil, false
+	}
 	// The last restart whose path is <= p.
 	k := 0
 	lo, hi := 0, len(im.restarts)
@@ -125,9 +128,6 @@ func (im *Image) find(p string) (*record, bool) {
 		} else {
 			hi = mid
 		}
-	}
-	if len(im.restarts) == 0 {
-		return nil, false
 	}
 	c := im.cursor(im.restarts[k], min(restartEvery, im.n-k*restartEvery))
 	for c.next() {
@@ -207,18 +207,6 @@ func (im *Image) FileContent(p string) ([]byte, bool) {
 	return b, ok
 }
 
-// layerCursor walks one layer's packed entries during Merge.
-type layerCursor struct {
-	entryCursor
-	layer int
-}
-
-// layerEntry is one layer's entry at the path being merged.
-type layerEntry struct {
-	layer int
-	raw   rawEntry
-}
-
 // killFrame is a folder whose subtree layers deleted: kills lists, in
 // order, the layers that deleted everything below it (and below its
 // ancestors), by whiteout, opaque directory or replacing the folder with
@@ -241,32 +229,19 @@ type killFrame struct {
 // reference to the layers' entries.
 func Merge(layers []*LayerFacts) *Image {
 	im := &Image{Layers: layers}
-	var heap []*layerCursor
+	lists := make([]Entries, len(layers))
 	total := 0
 	for i, l := range layers {
+		lists[i] = l.Entries
 		total += len(l.Entries.data)
-		c := &layerCursor{entryCursor: entryCursor{d: decoder{b: l.Entries.data}, left: l.Entries.n}, layer: i}
-		if c.next() {
-			heap = append(heap, c)
-		}
 	}
-	h := cursorHeap(heap)
-	h.init()
 	im.data = make([]byte, 0, total+total/2)
 	var (
-		p, prev []byte
-		group   []layerEntry
-		stack   []killFrame
-		hist    []Change
-		own     []int32
+		prev  []byte
+		stack []killFrame
+		pm    pathMerge
 	)
-	for len(h) > 0 {
-		p = append(p[:0], h[0].path...)
-		group = group[:0]
-		for len(h) > 0 && string(h[0].path) == string(p) {
-			group = append(group, layerEntry{layer: h[0].layer, raw: h[0].raw})
-			h.advance()
-		}
+	mergeSorted(lists, func(p []byte, group []layerEntry) {
 		for len(stack) > 0 && !isAncestor(stack[len(stack)-1].path, p) {
 			stack = stack[:len(stack)-1]
 		}
@@ -274,67 +249,8 @@ func Merge(layers []*LayerFacts) *Image {
 		if len(stack) > 0 {
 			kills = stack[len(stack)-1].kills
 		}
-		hist, own = hist[:0], own[:0]
-		final := -1
-		var fin rawEntry
-		for gi, ki := 0, 0; gi < len(group) || ki < len(kills); {
-			layer := int32(-1)
-			if gi < len(group) {
-				layer = int32(group[gi].layer)
-			}
-			if ki < len(kills) && (layer < 0 || kills[ki] <= layer) {
-				layer = kills[ki]
-			}
-			killed := false
-			for ki < len(kills) && kills[ki] == layer {
-				killed = true
-				ki++
-			}
-			var e *rawEntry
-			if gi < len(group) && int32(group[gi].layer) == layer {
-				e = &group[gi].raw
-				gi++
-			}
-			whiteout := e != nil && e.flags&flagWhiteout != 0
-			if whiteout {
-				killed = true
-				own = append(own, layer)
-			}
-			if killed && final >= 0 && int32(final) < layer {
-				final = -1
-				hist = append(hist, Change{Layer: layer, Kind: Deleted})
-			}
-			if e == nil || whiteout {
-				continue
-			}
-			// An opaque folder or a file replacing a folder deletes the
-			// subtree below from lower layers; "/" is in its own subtree.
-			root := len(p) == 1
-			opaque := e.flags&flagOpaque != 0
-			if opaque {
-				own = append(own, layer)
-				if root && final >= 0 {
-					final = -1
-					hist = append(hist, Change{Layer: layer, Kind: Deleted})
-				}
-			}
-			kind := Added
-			if final >= 0 {
-				kind = Modified
-				if fin.typ == byte(TypeDir) && e.typ != byte(TypeDir) {
-					own = append(own, layer)
-					if root {
-						hist = append(hist, Change{Layer: layer, Kind: Deleted})
-					}
-				}
-			}
-			final, fin = int(layer), *e
-			if e.typ == byte(TypeDir) && kind == Modified && !opaque {
-				continue // re-listing a directory does not change it
-			}
-			hist = append(hist, Change{Layer: layer, Kind: kind, Size: int64(e.size)})
-		}
-		if final >= 0 {
+		pm.run(len(p) == 1, group, kills)
+		if pm.final >= 0 {
 			im.present++
 		}
 		if written(group) { // a path only ever whited out has no record
@@ -342,16 +258,96 @@ func Merge(layers []*LayerFacts) *Image {
 				im.restarts = append(im.restarts, len(im.data))
 				prev = prev[:0]
 			}
-			im.data = appendRecord(im.data, prev, p, final, &fin, hist)
+			im.data = appendRecord(im.data, prev, p, pm.final, &pm.fin, pm.hist)
 			im.n++
 			prev = append(prev[:0], p...)
 		}
-		if len(own) > 0 {
-			stack = append(stack, killFrame{path: string(p), kills: unionLayers(kills, own)})
+		if len(pm.own) > 0 {
+			stack = append(stack, killFrame{path: string(p), kills: unionLayers(kills, pm.own)})
 		}
-	}
+	})
 	im.data = slices.Clip(im.data)
 	return im
+}
+
+// pathMerge is the merge of one path: its final layer (-1 when not in
+// the final filesystem) and entry, its history, and the layers that
+// deleted its subtree (own). Its slices are reused from path to path.
+type pathMerge struct {
+	final int
+	fin   rawEntry
+	hist  []Change
+	own   []int32
+}
+
+// run applies, layer by layer, the path's entries (group, in layer order)
+// and the deletions of its subtree by folders above it (kills). root says
+// the path is "/", which is in its own subtree.
+func (m *pathMerge) run(root bool, group []layerEntry, kills []int32) {
+	m.final, m.hist, m.own = -1, m.hist[:0], m.own[:0]
+	for gi, ki := 0, 0; gi < len(group) || ki < len(kills); {
+		layer := int32(-1)
+		if gi < len(group) {
+			layer = int32(group[gi].layer)
+		}
+		if ki < len(kills) && (layer < 0 || kills[ki] <= layer) {
+			layer = kills[ki]
+		}
+		killed := false
+		for ki < len(kills) && kills[ki] == layer {
+			killed = true
+			ki++
+		}
+		var e *rawEntry
+		if gi < len(group) && int32(group[gi].layer) == layer {
+			e = &group[gi].raw
+			gi++
+		}
+		whiteout := e != nil && e.flags&flagWhiteout != 0
+		if whiteout {
+			killed = true
+			m.own = append(m.own, layer)
+		}
+		if killed && m.final >= 0 && int32(m.final) < layer {
+			m.delete(layer)
+		}
+		if e != nil && !whiteout {
+			m.write(root, layer, e)
+		}
+	}
+}
+
+func (m *pathMerge) delete(layer int32) {
+	m.final = -1
+	m.hist = append(m.hist, Change{Layer: layer, Kind: Deleted})
+}
+
+// write applies a layer's (non-whiteout) entry e for the path.
+func (m *pathMerge) write(root bool, layer int32, e *rawEntry) {
+	// An opaque folder or a file replacing a folder deletes the subtree
+	// below from lower layers; "/" is in its own subtree.
+	opaque := e.flags&flagOpaque != 0
+	if opaque {
+		m.own = append(m.own, layer)
+		if root && m.final >= 0 {
+			m.delete(layer)
+		}
+	}
+	kind := Added
+	if m.final >= 0 {
+		kind = Modified
+		if m.fin.typ == byte(TypeDir) && e.typ != byte(TypeDir) {
+			m.own = append(m.own, layer)
+			if root {
+				m.hist = append(m.hist, Change{Layer: layer, Kind: Deleted})
+			}
+		}
+	}
+	m.final, m.fin = int(layer), *e
+	if e.typ == byte(TypeDir) && kind == Modified && !opaque {
+		return // re-listing a directory does not change it
+	}
+	m.hist = append(m.hist, Change{Layer: layer, Kind: kind, Size: int64(e.size)})
 }
 
 // appendRecord encodes one merged-view record after one at path prev.

@@ -393,11 +393,7 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		}
 	}
 	facts.Entries = entries.finish()
-	for e := range facts.Entries.All() {
-		if e.Type == TypeFile && !e.Whiteout {
-			facts.RegularFiles++
-		}
-	}
+	facts.RegularFiles = facts.Entries.regularFiles()
 	return facts, nil
 }
 
