@@ -14,6 +14,9 @@
 #                and in history, setuid file, world-writable dir, apt lists, SSH.
 #   gobin        FROM debian-base + a static Go binary pinning golang.org/x/text v0.3.0.
 #   npm          FROM debian-base + a node_modules tree installed by npm ci.
+#   python       FROM debian-base + Debian's python3-urllib3, -requests, -jinja2,
+#                -cryptography and -yaml, installed by apt (network: deb.debian.org).
+#                Also writes python.dpkg-query.txt (dpkg-query -W in the image).
 #
 # Output folder: $KENSA_TEST_IMAGES, default <repo>/.cache/testimages.
 # Incremental: an image is rebuilt only when the hash of its inputs (Dockerfile,
@@ -28,7 +31,7 @@ set -euo pipefail
 
 # Bump when the way images are built changes: every image is rebuilt.
 SCRIPT_VERSION=2
-ALL_IMAGES=(debian-base leaky gobin npm)
+ALL_IMAGES=(debian-base leaky gobin npm python)
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${KENSA_TEST_IMAGES:-$repo/.cache/testimages}"
@@ -42,7 +45,7 @@ want=()
 for a in "$@"; do
   case "$a" in
     --force) force=1 ;; # rebuild the named images (all if none named)
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build-test-images: unknown flag $a" >&2; exit 2 ;;
     *) want+=("$a") ;;
   esac
@@ -266,6 +269,23 @@ build_npm() {
   export_image npm
   echo "$h" >"$out/npm.inputs"
   status[npm]=built
+}
+
+build_python() {
+  local h
+  h="$(hash_inputs "$repo/testdata/images/python" "$out/debian-base.inputs")"
+  if up_to_date python "$h" && [ -s "$out/python.dpkg-query.txt" ]; then status[python]=reused; return 0; fi
+  ensure_base
+  bud python "$repo/testdata/images/python"
+  # The exact Debian package list of the image, read by Debian's own dpkg-query.
+  local c
+  c="$(bh from --pull=never --signature-policy "$st/policy.json" localhost/python:latest)"
+  bh run --isolation chroot --user 0 "$c" -- dpkg-query -W -f "$DPKG_FORMAT" >"$out/python.dpkg-query.txt.tmp"
+  bh rm "$c" >/dev/null
+  export_image python
+  mv -f "$out/python.dpkg-query.txt.tmp" "$out/python.dpkg-query.txt"
+  echo "$h" >"$out/python.inputs"
+  status[python]=built
 }
 
 t_all=$SECONDS

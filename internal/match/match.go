@@ -205,16 +205,21 @@ func evalAdvisory(a *vulndb.Advisory, q Query, variants []string, installed sema
 // evalAffected evaluates one affected entry: explicit versions, then
 // ECOSYSTEM and SEMVER ranges. fix is the lowest fixed version above the
 // installed one that leaves every range that contains it ("" if none).
+// Real records (PyPI's, GHSA's) often carry both an explicit versions list
+// and ranges that say the same thing; the list only widens what is
+// affected, it never takes away a fix the ranges give. A version that only
+// the list names gets the lowest fixed event above it, and "no fix" when
+// the entry has none.
 func evalAffected(eco string, installed semantic.Version, af *vulndb.Affected) (bool, string, error) {
-	in := false
+	listed := false
 	var firstErr error
 	for _, v := range af.Versions {
 		if c, err := compareParsed(eco, installed, v); err == nil && c == 0 {
-			in = true
+			listed = true
 			break
 		}
 	}
-	fix, unfixed := "", in // a versions-list hit gives no fix of its own
+	fix, unfixed := "", false
 	inRange := false
 	for _, r := range af.Ranges {
 		if r.Type != "ECOSYSTEM" && r.Type != "SEMVER" {
@@ -232,19 +237,55 @@ func evalAffected(eco string, installed semantic.Version, af *vulndb.Affected) (
 			unfixed = true
 			continue
 		}
-		if fix == "" {
-			fix = f
-		} else if c, err := Compare(eco, f, fix); err == nil && c > 0 {
-			fix = f
-		}
+		fix = higher(eco, fix, f)
 	}
-	if !in && !inRange {
+	switch {
+	case !listed && !inRange:
 		return false, "", firstErr
+	case !inRange:
+		fix = lowestFixAbove(eco, installed, af.Ranges)
+		unfixed = fix == ""
 	}
 	if unfixed {
 		fix = ""
 	}
 	return true, fix, firstErr
+}
+
+// higher returns the higher of two versions; "" counts as absent.
+func higher(eco, a, b string) string {
+	if a == "" {
+		return b
+	}
+	if c, err := Compare(eco, b, a); err == nil && c > 0 {
+		return b
+	}
+	return a
+}
+
+// lowestFixAbove returns the lowest fixed event of the ECOSYSTEM and
+// SEMVER ranges that is above the installed version, or "".
+func lowestFixAbove(eco string, installed semantic.Version, ranges []vulndb.Range) string {
+	fix := ""
+	for _, r := range ranges {
+		if r.Type != "ECOSYSTEM" && r.Type != "SEMVER" {
+			continue
+		}
+		for _, e := range r.Events {
+			if e.Fixed == "" {
+				continue
+			}
+			if c, err := compareParsed(eco, installed, e.Fixed); err != nil || c >= 0 {
+				continue
+			}
+			if fix == "" {
+				fix = e.Fixed
+			} else if c, err := Compare(eco, e.Fixed, fix); err == nil && c < 0 {
+				fix = e.Fixed
+			}
+		}
+	}
+	return fix
 }
 
 // evalRange applies the OSV range algorithm: sort the events by version

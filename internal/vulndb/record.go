@@ -140,15 +140,11 @@ func (a *Advisory) validate() error {
 }
 
 // compact drops fields kensa never reads, to keep the store small: details
-// are kept only when there is no summary (first line, capped), references
+// become the summary when there is none (Title), references
 // are capped, GIT ranges and packageless entries are removed.
 func (a *Advisory) compact() {
 	if a.Summary == "" && a.Details != "" {
-		line, _, _ := strings.Cut(strings.TrimSpace(a.Details), "\n")
-		if len(line) > 200 {
-			line = line[:200]
-		}
-		a.Summary = line
+		a.Summary = Title(a.Details)
 	}
 	a.Details = ""
 	if len(a.References) > maxRefs {

@@ -232,7 +232,51 @@ func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 	}
 	out = dropLocked(out)
 	Sort(out)
+	out = dropDuplicateDists(out)
 	return out, osInfo
+}
+
+// dropDuplicateDists keeps one package per installed Python distribution:
+// metadata read from both the *.dist-info and the *.egg-info form of the
+// same distribution (same normalised name and version, same site-packages
+// folder) is one package, listed from the dist-info. The same
+// distribution in two site folders (a virtualenv and the system) stays
+// two packages. pkgs must be sorted (Sort); the order is kept.
+func dropDuplicateDists(pkgs []inventory.Package) []inventory.Package {
+	type key struct{ name, version, site string }
+	best := map[key]int{} // index of the kept package
+	drop := map[int]bool{}
+	for i, p := range pkgs {
+		if p.Type != "pypi" {
+			continue
+		}
+		site, distInfo, ok := python.InstalledDist(p.Path)
+		if !ok {
+			continue
+		}
+		k := key{python.Normalize(p.Name), p.Version, site}
+		j, seen := best[k]
+		if !seen {
+			best[k] = i
+			continue
+		}
+		if _, jDist, _ := python.InstalledDist(pkgs[j].Path); distInfo && !jDist {
+			drop[j] = true
+			best[k] = i
+		} else {
+			drop[i] = true
+		}
+	}
+	if len(drop) == 0 {
+		return pkgs
+	}
+	out := pkgs[:0]
+	for i, p := range pkgs {
+		if !drop[i] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // lockfiles are the manifests that pin what a build installs rather than

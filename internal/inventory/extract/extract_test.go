@@ -253,3 +253,55 @@ func TestResolveOSFamilies(t *testing.T) {
 		t.Errorf("ubuntu: %+v", pkgs)
 	}
 }
+
+// TestResolveOneDistributionTwoMetadataForms uses Debian 12's layout: its
+// python3-cryptography installs cryptography-38.0.4.dist-info and
+// cryptography.egg-info for one distribution, which must be one package
+// (from the dist-info), while the same distribution in another site
+// folder (a virtualenv) stays a package of its own.
+func TestResolveOneDistributionTwoMetadataForms(t *testing.T) {
+	const deb = "testdata/debian12-python3/"
+	read := func(p string) []byte {
+		b, err := os.ReadFile(deb + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	site := "/usr/lib/python3/dist-packages/"
+	venv := "/opt/venv/lib/python3.11/site-packages/"
+	files := map[string][]byte{
+		site + "cryptography-38.0.4.dist-info/METADATA": read("cryptography-38.0.4.dist-info/METADATA"),
+		site + "cryptography.egg-info/PKG-INFO":         read("cryptography.egg-info/PKG-INFO"),
+		site + "idna-3.3.egg-info/PKG-INFO":             read("idna-3.3.egg-info/PKG-INFO"),
+		site + "PyYAML-6.0.dist-info/METADATA":          read("PyYAML-6.0.dist-info/METADATA"),
+		venv + "cryptography-38.0.4.dist-info/METADATA": read("cryptography-38.0.4.dist-info/METADATA"),
+		// Same name, another version, same folder: a different distribution.
+		site + "idna-3.7.dist-info/METADATA": []byte("Metadata-Version: 2.1\nName: idna\nVersion: 3.7\n"),
+	}
+	// Layer 0 writes the egg-info, layer 1 the dist-info: the kept package
+	// is the dist-info one, whichever layer wrote it.
+	l0, l1 := map[string][]byte{}, map[string][]byte{}
+	for p, c := range files {
+		if strings.Contains(p, "egg-info") {
+			l0[p] = c
+		} else {
+			l1[p] = c
+		}
+	}
+	pkgs, _ := Resolve(layerfs.Merge([]*layerfs.LayerFacts{layer(t, 0, l0), layer(t, 1, l1)}))
+	var got []string
+	for _, p := range pkgs {
+		got = append(got, p.Name+"@"+p.Version+" "+p.Path)
+	}
+	want := []string{
+		"cryptography@38.0.4 " + venv + "cryptography-38.0.4.dist-info/METADATA",
+		"cryptography@38.0.4 " + site + "cryptography-38.0.4.dist-info/METADATA",
+		"idna@3.3 " + site + "idna-3.3.egg-info/PKG-INFO",
+		"idna@3.7 " + site + "idna-3.7.dist-info/METADATA",
+		"pyyaml@6.0 " + site + "PyYAML-6.0.dist-info/METADATA",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("packages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

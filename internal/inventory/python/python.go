@@ -265,3 +265,26 @@ func sortPkgs(out []inventory.Package) []inventory.Package {
 	})
 	return out
 }
+
+// InstalledDist describes where installed metadata at p lives: the
+// site-packages (or dist-packages) folder that holds the distribution, and
+// whether it is the modern *.dist-info form. ok is false for paths that are
+// not installed metadata (lockfiles, requirements files).
+//
+// One installed distribution can carry both forms: Debian's
+// python3-cryptography ships cryptography-38.0.4.dist-info and
+// cryptography.egg-info side by side. The pair (normalised name and
+// version, site folder) identifies it.
+func InstalledDist(p string) (siteDir string, distInfo, ok bool) {
+	if kind(p) != "metadata" {
+		return "", false, false
+	}
+	dir := path.Dir(p)
+	switch {
+	case strings.HasSuffix(dir, ".dist-info"):
+		return path.Dir(dir), true, true
+	case strings.HasSuffix(dir, ".egg-info"):
+		return path.Dir(dir), false, true
+	}
+	return dir, false, true // a single-file egg-info
+}
