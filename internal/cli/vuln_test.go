@@ -251,7 +251,7 @@ func osvScannerIDs(t *testing.T, archive string, zips map[string]string) map[str
 	ids := map[string]bool{}
 	for _, r := range res.Results {
 		for _, p := range r.Packages {
-			if p.Package.Ecosystem != "Go" {
+			if p.Package.Ecosystem != "Go" && p.Package.Ecosystem != "PyPI" {
 				continue
 			}
 			for _, v := range p.Vulnerabilities {
@@ -311,6 +311,70 @@ func TestScanGoBinaryAgainstOSVScanner(t *testing.T) {
 		t.Errorf("kensa vs osv-scanner disagree:\n  only osv-scanner: %v\n  only kensa: %v", missing, extra)
 	}
 	t.Logf("%d Go (package, advisory) pairs; osv-scanner agrees", len(got))
+}
+
+// TestScanPythonImageAgainstOSVScanner scans the python image (Debian's
+// python3 packages) with the real PYSEC records of the packages it holds:
+// every finding carries its fixed version, --ignore-unfixed keeps them, one
+// distribution with two metadata forms (cryptography) is reported once per
+// advisory, and the (package, advisory) pairs equal osv-scanner's offline
+// on the same records.
+func TestScanPythonImageAgainstOSVScanner(t *testing.T) {
+	img := vulnTestImage(t, testimages.Python)
+	pyZip := filepath.Join(t.TempDir(), "all.zip")
+	vulnWriteZip(t, pyZip, "../vulndb/testdata/osv/PyPI")
+	debZip := filepath.Join(t.TempDir(), "all.zip")
+	vulnWriteZip(t, debZip, "../vulndb/testdata/osv/Debian")
+	db := vulnImportDB(t, pyZip)
+	got := map[string]bool{}
+	for _, unfixed := range []bool{false, true} {
+		args := []string{"--scanners", "vuln", "--no-cache", "--db", db}
+		if unfixed {
+			args = append(args, "--ignore-unfixed")
+		}
+		rep := vulnScanJSON(t, append(args, img)...)
+		pairs := map[string]int{}
+		for _, f := range rep.Findings {
+			if f.Package == nil || f.Package.Ecosystem != "PyPI" {
+				continue
+			}
+			if f.Package.FixedVersion == "" {
+				t.Errorf("%s %s: no fixed version", f.Package.Name, f.ID)
+			}
+			for _, n := range append([]string{f.ID}, f.Aliases...) {
+				if strings.HasPrefix(n, "PYSEC-") {
+					pairs[f.Package.Name+" "+n]++
+				}
+			}
+		}
+		for k, n := range pairs {
+			if n != 1 {
+				t.Errorf("ignore-unfixed=%v: %s reported %d times", unfixed, k, n)
+			}
+			got[k] = true
+		}
+		if len(pairs) < 8 {
+			t.Errorf("ignore-unfixed=%v: %d PyPI findings, want the 8 advisories osv-scanner reports", unfixed, len(pairs))
+		}
+	}
+	want := osvScannerIDs(t, img, map[string]string{"PyPI": pyZip, "Debian": debZip})
+	var missing, extra []string
+	for k := range want {
+		if !got[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing)+len(extra) > 0 {
+		t.Errorf("kensa vs osv-scanner disagree:\n  only osv-scanner: %v\n  only kensa: %v", missing, extra)
+	}
+	t.Logf("%d PyPI (package, advisory) pairs; osv-scanner agrees", len(got))
 }
 
 // vulnWriteZip packs the *.json files of dir into an OSV all.zip at path.

@@ -45,10 +45,14 @@ const (
 	// NPM is FROM DebianBase plus a node_modules tree in /app installed by
 	// `npm ci` from a lockfile pinning packages with known advisories.
 	NPM = "npm"
+	// Python is FROM DebianBase plus Debian's python3-urllib3, -requests,
+	// -jinja2, -cryptography and -yaml installed by apt: dpkg-owned Python
+	// distributions with both *.dist-info and *.egg-info metadata.
+	Python = "python"
 )
 
 // Images lists every image name, base image first.
-var Images = []string{DebianBase, Leaky, Gobin, NPM}
+var Images = []string{DebianBase, Leaky, Gobin, NPM, Python}
 
 // Export forms accepted by Path.
 const (
