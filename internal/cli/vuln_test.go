@@ -294,22 +294,7 @@ func TestScanGoBinaryAgainstOSVScanner(t *testing.T) {
 		}
 	}
 	want := osvScannerIDs(t, img, map[string]string{"Go": goZip, "Debian": debZip})
-	var missing, extra []string
-	for k := range want {
-		if !got[k] {
-			missing = append(missing, k)
-		}
-	}
-	for k := range got {
-		if !want[k] {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
-	if len(missing)+len(extra) > 0 {
-		t.Errorf("kensa vs osv-scanner disagree:\n  only osv-scanner: %v\n  only kensa: %v", missing, extra)
-	}
+	agreeWithOSVScanner(t, got, want)
 	t.Logf("%d Go (package, advisory) pairs; osv-scanner agrees", len(got))
 }
 
@@ -358,6 +343,14 @@ func TestScanPythonImageAgainstOSVScanner(t *testing.T) {
 		}
 	}
 	want := osvScannerIDs(t, img, map[string]string{"PyPI": pyZip, "Debian": debZip})
+	agreeWithOSVScanner(t, got, want)
+	t.Logf("%d PyPI (package, advisory) pairs; osv-scanner agrees", len(got))
+}
+
+// agreeWithOSVScanner fails the test when kensa's (package, advisory)
+// pairs differ from osv-scanner's, listing each side's extras.
+func agreeWithOSVScanner(t *testing.T, got, want map[string]bool) {
+	t.Helper()
 	var missing, extra []string
 	for k := range want {
 		if !got[k] {
@@ -374,7 +367,6 @@ func TestScanPythonImageAgainstOSVScanner(t *testing.T) {
 	if len(missing)+len(extra) > 0 {
 		t.Errorf("kensa vs osv-scanner disagree:\n  only osv-scanner: %v\n  only kensa: %v", missing, extra)
 	}
-	t.Logf("%d PyPI (package, advisory) pairs; osv-scanner agrees", len(got))
 }
 
 // vulnWriteZip packs the *.json files of dir into an OSV all.zip at path.

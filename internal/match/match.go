@@ -190,11 +190,7 @@ func evalAdvisory(a *vulndb.Advisory, q Query, variants []string, installed sema
 			unfixed = true
 			continue
 		}
-		if h.fixed == "" {
-			h.fixed = fix
-		} else if c, err := Compare(q.Ecosystem, fix, h.fixed); err == nil && c > 0 {
-			h.fixed = fix
-		}
+		h.fixed = higher(q.Ecosystem, h.fixed, fix)
 	}
 	if unfixed {
 		h.fixed = ""
@@ -252,12 +248,18 @@ func evalAffected(eco string, installed semantic.Version, af *vulndb.Affected) (
 	return true, fix, firstErr
 }
 
-// higher returns the higher of two versions; "" counts as absent.
-func higher(eco, a, b string) string {
+// higher returns the higher of two versions, lower the lower; "" counts
+// as absent, and a that does not compare with b is kept.
+func higher(eco, a, b string) string { return pick(eco, a, b, 1) }
+
+func lower(eco, a, b string) string { return pick(eco, a, b, -1) }
+
+// pick returns b when a is absent or b compares to a as sign says.
+func pick(eco, a, b string, sign int) string {
 	if a == "" {
 		return b
 	}
-	if c, err := Compare(eco, b, a); err == nil && c > 0 {
+	if c, err := Compare(eco, b, a); err == nil && c*sign > 0 {
 		return b
 	}
 	return a
@@ -278,11 +280,7 @@ func lowestFixAbove(eco string, installed semantic.Version, ranges []vulndb.Rang
 			if c, err := compareParsed(eco, installed, e.Fixed); err != nil || c >= 0 {
 				continue
 			}
-			if fix == "" {
-				fix = e.Fixed
-			} else if c, err := Compare(eco, e.Fixed, fix); err == nil && c < 0 {
-				fix = e.Fixed
-			}
+			fix = lower(eco, fix, e.Fixed)
 		}
 	}
 	return fix
@@ -382,11 +380,7 @@ func evalRange(eco string, installed semantic.Version, events []vulndb.Event) (b
 		if e.Fixed == "" || e.cmp >= 0 {
 			continue
 		}
-		if fix == "" {
-			fix = e.ver
-		} else if c, err := Compare(eco, e.ver, fix); err == nil && c < 0 {
-			fix = e.ver
-		}
+		fix = lower(eco, fix, e.ver)
 	}
 	return true, fix, firstErr
 }

@@ -161,10 +161,8 @@ func toFinding(p inventory.Package, q Query, group []hit, o Options) (finding.Fi
 		}
 		if h.fixed == "" {
 			unfixed = true
-		} else if fixed == "" {
-			fixed = h.fixed
-		} else if c, err := Compare(q.Ecosystem, h.fixed, fixed); err == nil && c > 0 {
-			fixed = h.fixed
+		} else {
+			fixed = higher(q.Ecosystem, fixed, h.fixed)
 		}
 		for _, r := range h.adv.References {
 			if !seenRef[r.URL] {

@@ -244,7 +244,11 @@ func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 // two packages. pkgs must be sorted (Sort); the order is kept.
 func dropDuplicateDists(pkgs []inventory.Package) []inventory.Package {
 	type key struct{ name, version, site string }
-	best := map[key]int{} // index of the kept package
+	type kept struct {
+		i        int
+		distInfo bool
+	}
+	best := map[key]kept{}
 	drop := map[int]bool{}
 	for i, p := range pkgs {
 		if p.Type != "pypi" {
@@ -255,15 +259,14 @@ func dropDuplicateDists(pkgs []inventory.Package) []inventory.Package {
 			continue
 		}
 		k := key{python.Normalize(p.Name), p.Version, site}
-		j, seen := best[k]
-		if !seen {
-			best[k] = i
-			continue
-		}
-		if _, jDist, _ := python.InstalledDist(pkgs[j].Path); distInfo && !jDist {
-			drop[j] = true
-			best[k] = i
-		} else {
+		b, seen := best[k]
+		switch {
+		case !seen:
+			best[k] = kept{i, distInfo}
+		case distInfo && !b.distInfo:
+			drop[b.i] = true
+			best[k] = kept{i, distInfo}
+		default:
 			drop[i] = true
 		}
 	}
