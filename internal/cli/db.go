@@ -196,7 +196,7 @@ func writeDBStatus(w io.Writer, format, path string, m vulndb.Meta, now time.Tim
 		return enc.Encode(st)
 	}
 	fmt.Fprintf(w, "Database: %s (schema %d)\n", path, m.Schema)
-	fmt.Fprintf(w, "Built:    %s (%s ago)\n", m.Built.Format(time.RFC3339), humanAge(m.Age(now)))
+	fmt.Fprintf(w, "Built:    %s (%s ago)\n", m.Built.Format(time.RFC3339), vulndb.HumanAge(m.Age(now)))
 	fmt.Fprintf(w, "Records:  %d\n\n", m.Records)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS")

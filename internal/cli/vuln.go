@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/kensa-sec/kensa/internal/finding"
-	"github.com/kensa-sec/kensa/internal/match"
+	"github.com/kensa-sec/kensa/internal/imagescan"
 	"github.com/kensa-sec/kensa/internal/policy"
 	"github.com/kensa-sec/kensa/internal/vulndb"
 )
@@ -22,11 +21,10 @@ func dbPath(dbFlag, cacheDir string) (string, error) {
 	return vulndb.DefaultPath(cacheDir)
 }
 
-// matchVulns matches rep.Packages (with rep.OS) against the vulnerability
-// database and appends the findings to rep, after --ignore-unfixed and the
-// --vex documents. Image and SBOM scans call it when the vuln scanner is
-// enabled; the image engine attributes the findings to Dockerfile steps
-// afterwards through Location.LayerIndex.
+// matchVulns opens the database the flags name and matches rep against it
+// (imagescan.Match) with --ignore-unfixed, --vex and the policy's database
+// age limit. Without a database, a default vuln scanner becomes a loud
+// note; an explicitly requested one is an input error.
 func matchVulns(ctx context.Context, o *scanOptions, rep *finding.Report, stderr io.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -61,41 +59,11 @@ func matchVulns(ctx context.Context, o *scanOptions, rep *finding.Report, stderr
 		return &InputError{Err: err}
 	}
 	defer db.Close()
-
-	res, err := match.Match(db, rep.OS, rep.Packages, match.Options{IgnoreUnfixed: o.IgnoreUnfixed})
-	if err != nil {
-		return fmt.Errorf("match vulnerabilities: %w", err)
-	}
-	vulns := &finding.Report{Target: rep.Target, Image: rep.Image, Findings: res.Findings}
-	vx.Apply(vulns)
-	rep.Findings = append(rep.Findings, vulns.Findings...)
-	rep.Suppressed = append(rep.Suppressed, vulns.Suppressed...)
-	rep.Notes = append(rep.Notes, res.Notes...)
-
 	maxAge := policy.DefaultDBMaxAge
 	if p, err := loadPolicy(o, o.targetDir); err == nil && p.Config != nil {
 		maxAge = p.Config.DBMaxAge()
 	}
-	if note := dbAgeNote(db.Meta(), o.clock(), maxAge); note != "" {
-		rep.Notes = append(rep.Notes, note)
-	}
-	return nil
-}
-
-// dbAgeNote warns when the database is older than maxAge.
-func dbAgeNote(m vulndb.Meta, now time.Time, maxAge time.Duration) string {
-	age := m.Age(now)
-	if maxAge <= 0 || age <= maxAge {
-		return ""
-	}
-	return fmt.Sprintf("vulnerability database is %s old (built %s, limit %s): run `kensa db update`",
-		humanAge(age), m.Built.Format("2006-01-02"), humanAge(maxAge))
-}
-
-// humanAge prints a duration in days or hours.
-func humanAge(d time.Duration) string {
-	if d >= 48*time.Hour {
-		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
-	}
-	return fmt.Sprintf("%d hours", int(d/time.Hour))
+	return imagescan.Match(db, rep, imagescan.MatchOptions{
+		IgnoreUnfixed: o.IgnoreUnfixed, VEX: vx, Now: o.clock(), MaxAge: maxAge,
+	})
 }

@@ -5,6 +5,7 @@
 package rules
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,7 +38,12 @@ const (
 	sevI = finding.SeverityInfo
 )
 
-var catalog = []Rule{
+// catalog is every family's rules. A new family lives in its own file
+// (catalog_<family>.go) as a []Rule variable listed here.
+var catalog = slices.Concat(coreRules)
+
+// coreRules are the Dockerfile, build-context and image rules.
+var coreRules = []Rule{
 	// Dockerfile.
 	{"KS-DF-001", sevH, finding.KindMisconfig, "Final stage runs as root",
 		"A container whose process runs as root turns any code-execution bug into root in the container and widens the blast radius of a breakout. The final stage should switch to a non-root user.",

@@ -256,3 +256,22 @@ func (m Meta) EcosystemNames() []string {
 
 // Age is how long ago the database was built.
 func (m Meta) Age(now time.Time) time.Duration { return now.Sub(m.Built) }
+
+// StaleNote warns when the database is older than maxAge at now; "" when
+// it is not (or maxAge is 0).
+func (m Meta) StaleNote(now time.Time, maxAge time.Duration) string {
+	age := m.Age(now)
+	if maxAge <= 0 || age <= maxAge {
+		return ""
+	}
+	return fmt.Sprintf("vulnerability database is %s old (built %s, limit %s): run `kensa db update`",
+		HumanAge(age), m.Built.Format("2006-01-02"), HumanAge(maxAge))
+}
+
+// HumanAge prints a duration in days or hours.
+func HumanAge(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	}
+	return fmt.Sprintf("%d hours", int(d/time.Hour))
+}

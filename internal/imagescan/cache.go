@@ -1,4 +1,4 @@
-package cli
+package imagescan
 
 import (
 	"crypto/sha256"
@@ -53,10 +53,11 @@ type imageResult struct {
 	Layers  []attrib.Step `json:"layers"`
 }
 
-// newImageResult captures rep (before vulnerability matching) and sc's
+// newImageResult captures r's report (before vulnerability matching) and
 // attribution. Per-layer FromCache flags are not stored: restore sets
 // them all.
-func newImageResult(rep *finding.Report, sc *imageScan) *imageResult {
+func newImageResult(r *Result) *imageResult {
+	rep := r.Report
 	var info *finding.ImageInfo
 	if rep.Image != nil {
 		cp := *rep.Image
@@ -68,7 +69,7 @@ func newImageResult(rep *finding.Report, sc *imageScan) *imageResult {
 	}
 	return &imageResult{
 		Format: imageCacheFormat, Findings: rep.Findings, Packages: rep.Packages, OS: rep.OS,
-		Image: info, Notes: rep.Notes, Digests: sc.digests, Steps: sc.steps, Layers: sc.layers,
+		Image: info, Notes: rep.Notes, Digests: r.Digests, Steps: r.Steps, Layers: r.Layers,
 	}
 }
 
@@ -76,7 +77,7 @@ func newImageResult(rep *finding.Report, sc *imageScan) *imageResult {
 // for findings added later. The image's reference is the one scanned now
 // (the same image may sit in another file or under another name), and
 // every layer is marked as coming from the cache.
-func (r *imageResult) restore(rep *finding.Report, src *source.Image) *imageScan {
+func (r *imageResult) restore(rep *finding.Report, src *source.Image) *Result {
 	rep.Findings, rep.Packages, rep.OS, rep.Image = r.Findings, r.Packages, r.OS, r.Image
 	rep.Notes = append(rep.Notes, r.Notes...)
 	if rep.Findings == nil {
@@ -86,7 +87,7 @@ func (r *imageResult) restore(rep *finding.Report, src *source.Image) *imageScan
 	for i := range rep.Image.Layers {
 		rep.Image.Layers[i].FromCache = true
 	}
-	return &imageScan{src: src, digests: r.Digests, steps: r.Steps, layers: r.Layers}
+	return &Result{Report: rep, Source: src, Digests: r.Digests, Steps: r.Steps, Layers: r.Layers}
 }
 
 // executableStamp identifies the running binary: rules and analyzers live
@@ -138,8 +139,8 @@ func goBuildID(p string) string {
 // ic is nil. Everything that changes the cached result is in it: the
 // binary (rules, analyzers), the image's manifest digest, config bytes and
 // layer digests, the analyzers' names and versions, the content cap, the
-// scanners and the attribution Dockerfile's content.
-func (ic *imageCache) key(src *source.Image, analyzers []layerfs.Analyzer, o *scanOptions, dockerfilePath string) string {
+// scanners and the attribution Dockerfile's name and content.
+func (ic *imageCache) key(src *source.Image, analyzers []layerfs.Analyzer, o Options) string {
 	if ic == nil {
 		return ""
 	}
@@ -155,24 +156,18 @@ func (ic *imageCache) key(src *source.Image, analyzers []layerfs.Analyzer, o *sc
 		names = append(names, a.Name()+"@"+strconv.Itoa(a.Version()))
 	}
 	sort.Strings(names)
-	maxFile := o.MaxFile
+	maxFile := o.MaxFileSize
 	if maxFile <= 0 {
 		maxFile = layerfs.DefaultMaxFileSize
 	}
-	var scanners []string
-	for _, s := range []string{"misconfig", "secret", "vuln", "inventory"} {
-		if o.scannerEnabled(s) {
-			scanners = append(scanners, s)
+	fmt.Fprintf(h, "analyzers=%s\nmaxfile=%d\nscanners=%s\n", strings.Join(names, ","), maxFile, strings.Join(o.Scanners.names(), ","))
+	if df := o.Dockerfile; df != nil {
+		dh := sha256.New()
+		for _, l := range df.Lines {
+			io.WriteString(dh, l)
+			dh.Write([]byte{'\n'})
 		}
-	}
-	fmt.Fprintf(h, "analyzers=%s\nmaxfile=%d\nscanners=%s\n", strings.Join(names, ","), maxFile, strings.Join(scanners, ","))
-	if dockerfilePath != "" {
-		b, err := os.ReadFile(dockerfilePath)
-		if err != nil {
-			fmt.Fprintf(h, "dockerfile=%s unreadable\n", dockerfilePath)
-		} else {
-			fmt.Fprintf(h, "dockerfile=%s %x\n", dockerfilePath, sha256.Sum256(b))
-		}
+		fmt.Fprintf(h, "dockerfile=%s %x\n", df.Path, dh.Sum(nil))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
