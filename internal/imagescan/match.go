@@ -41,4 +41,3 @@ func Match(db *vulndb.DB, rep *finding.Report, o MatchOptions) error {
 	}
 	return nil
 }
-
