@@ -300,7 +300,8 @@ func TestScanGoBinaryAgainstOSVScanner(t *testing.T) {
 
 // TestScanPythonImageAgainstOSVScanner scans the python image (Debian's
 // python3 packages) with the real PYSEC records of the packages it holds:
-// every finding carries its fixed version, --ignore-unfixed keeps them, one
+// every finding carries its fixed version and names the Debian package
+// that installed the distribution, --ignore-unfixed keeps them, one
 // distribution with two metadata forms (cryptography) is reported once per
 // advisory, and the (package, advisory) pairs equal osv-scanner's offline
 // on the same records.
@@ -325,6 +326,11 @@ func TestScanPythonImageAgainstOSVScanner(t *testing.T) {
 			}
 			if f.Package.FixedVersion == "" {
 				t.Errorf("%s %s: no fixed version", f.Package.Name, f.ID)
+			}
+			// apt installed every distribution: the finding says which
+			// Debian package owns it, as Debian may have backported the fix.
+			if deb, ok := strings.CutPrefix(f.Package.ManagedBy, "deb:"); !ok || !strings.Contains(f.Message, "installed by the deb package "+deb) || !strings.Contains(f.Fix, "apt-get install --only-upgrade "+deb) {
+				t.Errorf("%s %s: managed_by %q, message %q, fix %q: want the owning Debian package named", f.Package.Name, f.ID, f.Package.ManagedBy, f.Message, f.Fix)
 			}
 			for _, n := range append([]string{f.ID}, f.Aliases...) {
 				if strings.HasPrefix(n, "PYSEC-") {

@@ -133,12 +133,15 @@ type PackageRef struct {
 	PURL         string `json:"purl,omitempty"`
 	SourceName   string `json:"source_name,omitempty"`
 	FixedVersion string `json:"fixed_version,omitempty"`
+	// ManagedBy names the OS package that installed a language package
+	// ("deb:python3-urllib3"), as inventory.Package.ManagedBy.
+	ManagedBy string `json:"managed_by,omitempty"`
 }
 
 // Suppression records why a finding is not counted: an ignore file entry, an
 // inline comment, a VEX statement or a config rule.
 type Suppression struct {
-	By      string `json:"by"`               // "ignorefile", "inline", "vex", "config"
+	By      string `json:"by"`               // "ignorefile", "inline", "vex", "config", "backport"
 	Source  string `json:"source,omitempty"` // file:line of the rule that suppressed it
 	Reason  string `json:"reason,omitempty"`
 	Expires string `json:"expires,omitempty"` // YYYY-MM-DD, when the suppression lapses

@@ -31,7 +31,7 @@ func Match(db *vulndb.DB, rep *finding.Report, o MatchOptions) error {
 	if err != nil {
 		return fmt.Errorf("match vulnerabilities: %w", err)
 	}
-	vulns := &finding.Report{Target: rep.Target, Image: rep.Image, Findings: res.Findings}
+	vulns := &finding.Report{Target: rep.Target, Image: rep.Image, Findings: res.Findings, Suppressed: res.Suppressed}
 	o.VEX.Apply(vulns)
 	rep.Findings = append(rep.Findings, vulns.Findings...)
 	rep.Suppressed = append(rep.Suppressed, vulns.Suppressed...)

@@ -34,6 +34,10 @@ type Package struct {
 	Arch        string   `json:"arch,omitempty"`
 	// Dev is true for development-only dependencies (npm devDependencies).
 	Dev bool `json:"dev,omitempty"`
+	// ManagedBy names the OS package that installed this language package
+	// ("deb:python3-urllib3"): its files belong to the distribution, which
+	// may backport fixes without changing the upstream version.
+	ManagedBy string `json:"managed_by,omitempty"`
 }
 
 // Key identifies a package independent of where it was found.

@@ -129,6 +129,11 @@ type LayerFacts struct {
 	Packages []inventory.Package `json:"packages,omitempty"`
 	// OS is set when the layer holds an os-release file.
 	OS *inventory.OS `json:"os,omitempty"`
+	// Owners maps the language-package metadata files that an OS package
+	// manager installed (a Python dist's METADATA listed in a dpkg
+	// /var/lib/dpkg/info/*.list file, say) to the owning list file's path
+	// and package: Resolve marks those packages as managed by it.
+	Owners map[string]Owner `json:"owners,omitempty"`
 	// Findings from per-file analyzers (secrets, credential files), with
 	// Location.Path set to the file; layer fields are filled by the merge.
 	Findings []finding.Finding `json:"findings,omitempty"`
@@ -136,4 +141,13 @@ type LayerFacts struct {
 	// merged view (/etc/passwd, /etc/group, /etc/os-release), by path.
 	Files   map[string][]byte `json:"files,omitempty"`
 	Skipped []Skip            `json:"skipped,omitempty"`
+}
+
+// Owner is the OS package that installed a file: Manager is the package
+// type ("deb"), Name the package and List the file listing it
+// (/var/lib/dpkg/info/python3-urllib3.list).
+type Owner struct {
+	Manager string `json:"manager"`
+	Name    string `json:"name"`
+	List    string `json:"list"`
 }

@@ -30,6 +30,11 @@ type Options struct {
 // Result is what Match found.
 type Result struct {
 	Findings []finding.Finding
+	// Suppressed are findings on language packages an OS package
+	// installed whose fix the distribution backported (its advisory for
+	// the same vulnerability does not affect the installed OS package);
+	// each carries the reason.
+	Suppressed []finding.Finding
 	// Notes are problems the user should know about (a version that does
 	// not parse, OS packages with no known OS release), one per cause.
 	Notes []string
@@ -111,6 +116,7 @@ type hit struct {
 // per package.
 func Match(db Source, osInfo *inventory.OS, pkgs []inventory.Package, o Options) (*Result, error) {
 	res := &Result{Findings: []finding.Finding{}}
+	own := ownersOf(pkgs)
 	noted := map[string]bool{}
 	note := func(s string) {
 		if !noted[s] {
@@ -153,9 +159,22 @@ func Match(db Source, osInfo *inventory.OS, pkgs []inventory.Package, o Options)
 		}
 		for _, group := range mergeAliases(hits) {
 			f, keep := toFinding(p, q, group, o)
-			if keep {
-				res.Findings = append(res.Findings, f)
+			if !keep {
+				continue
 			}
+			if p.ManagedBy != "" {
+				f, fixed, err := backport(db, osInfo, own, p, f)
+				if err != nil {
+					return nil, err
+				}
+				if fixed {
+					res.Suppressed = append(res.Suppressed, f)
+					continue
+				}
+				res.Findings = append(res.Findings, f)
+				continue
+			}
+			res.Findings = append(res.Findings, f)
 		}
 	}
 	return res, nil

@@ -202,6 +202,19 @@ func toFinding(p inventory.Package, q Query, group []hit, o Options) (finding.Fi
 	if loc.LayerIndex != nil {
 		msg += fmt.Sprintf(" (layer %d)", *loc.LayerIndex)
 	}
+	if mgr, name, ok := strings.Cut(p.ManagedBy, ":"); ok {
+		// The distribution owns these files and may have backported
+		// the fix without changing the upstream version.
+		msg += fmt.Sprintf("; installed by the %s package %s, which may carry a backported fix under the same upstream version: check the distribution's advisory", mgr, name)
+		upgrade := fmt.Sprintf("upgrade the %s package %s", mgr, name)
+		if mgr == "deb" {
+			upgrade += fmt.Sprintf(" (apt-get install --only-upgrade %s)", name)
+		}
+		if fixed != "" {
+			upgrade += fmt.Sprintf(" to a release with %s %s or a backported fix", p.Name, fixed)
+		}
+		fix = upgrade + "; if the distribution fixed it without a new upstream version, record that with a VEX statement (--vex)"
+	}
 	return finding.Finding{
 		Kind:     finding.KindVuln,
 		ID:       id,
@@ -212,7 +225,7 @@ func toFinding(p inventory.Package, q Query, group []hit, o Options) (finding.Fi
 		Fix:      fix,
 		Package: &finding.PackageRef{
 			Name: p.Name, Version: p.Version, Ecosystem: q.Ecosystem, PURL: p.PURL,
-			SourceName: p.SourceName, FixedVersion: fixed,
+			SourceName: p.SourceName, FixedVersion: fixed, ManagedBy: p.ManagedBy,
 		},
 		Aliases:    aliases,
 		References: refs,

@@ -77,5 +77,8 @@ func packageProps(p inventory.Package) [][2]string {
 	if p.Dev {
 		out = append(out, [2]string{"kensa:dev", "true"})
 	}
+	if p.ManagedBy != "" {
+		out = append(out, [2]string{"kensa:managed_by", p.ManagedBy})
+	}
 	return out
 }

@@ -178,6 +178,8 @@ func applyProperty(p *inventory.Package, name, value string) {
 		p.SourceVersion = value
 	case "kensa:dev":
 		p.Dev = value == "true"
+	case "kensa:managed_by":
+		p.ManagedBy = value
 	}
 }
 

@@ -89,6 +89,7 @@ func TestRoundTrip(t *testing.T) {
 		{Name: "openssl", Version: "3.0.11-1~deb12u1", SourceName: "openssl", Ecosystem: "Debian", Type: "deb",
 			PURL: "pkg:deb/debian/openssl@3.0.11-1~deb12u1?arch=amd64&distro=debian-12", Path: "/var/lib/dpkg/status", Layer: 0, LayerDigest: "sha256:00", Arch: "amd64"},
 		{Name: "golang.org/x/text", Version: "v0.3.0", Ecosystem: "Go", Type: "golang", PURL: "pkg:golang/golang.org/x/text@v0.3.0", Path: "/app/server", Layer: 2, LayerDigest: "sha256:22"},
+		{Name: "urllib3", Version: "1.26.12", Ecosystem: "PyPI", Type: "pypi", PURL: "pkg:pypi/urllib3@1.26.12", Path: "/usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info/PKG-INFO", Layer: 1, LayerDigest: "sha256:11", ManagedBy: "deb:python3-urllib3"},
 	}
 	rep.Finalize()
 	for _, format := range []string{"cyclonedx", "spdx"} {
@@ -107,13 +108,13 @@ func TestRoundTrip(t *testing.T) {
 		if res.OS == nil || *res.OS != *rep.OS {
 			t.Errorf("%s: OS %+v", format, res.OS)
 		}
-		if len(res.Packages) != 2 {
+		if len(res.Packages) != len(rep.Packages) {
 			t.Fatalf("%s: %d packages", format, len(res.Packages))
 		}
 		for i, p := range res.Packages {
 			want := rep.Packages[i]
 			if p.Name != want.Name || p.Version != want.Version || p.Ecosystem != want.Ecosystem || p.PURL != want.PURL ||
-				p.Path != want.Path || p.LayerDigest != want.LayerDigest || p.Layer != want.Layer {
+				p.Path != want.Path || p.LayerDigest != want.LayerDigest || p.Layer != want.Layer || p.ManagedBy != want.ManagedBy {
 				t.Errorf("%s: package %d = %+v, want %+v", format, i, p, want)
 			}
 		}

@@ -76,7 +76,7 @@ func All(tempDir string) []Extractor {
 
 // analyzerVersion is bumped whenever any extractor's output changes for the
 // same bytes (it is part of the layer-cache key).
-const analyzerVersion = 3
+const analyzerVersion = 4
 
 type analyzer struct {
 	extractors []Extractor
@@ -113,6 +113,9 @@ func (a *analyzer) Wants(path string, size int64, mode fs.FileMode) bool {
 	if size > a.maxSize {
 		return false
 	}
+	if isDpkgList(path) {
+		return true
+	}
 	for _, e := range a.extractors {
 		if e.Wants(path, mode) {
 			return true
@@ -129,6 +132,10 @@ func (a *analyzer) Analyze(ctx context.Context, f *layerfs.File, out *layerfs.La
 	}
 	if osrelease.Wants(f.Path) {
 		a.analyzeRelease(f, out)
+		return nil
+	}
+	if isDpkgList(f.Path) {
+		a.analyzeDpkgList(f, out)
 		return nil
 	}
 	for _, e := range a.extractors {
@@ -148,6 +155,47 @@ func (a *analyzer) Analyze(ctx context.Context, f *layerfs.File, out *layerfs.La
 		}
 	}
 	return nil
+}
+
+// dpkgInfoDir holds one <package>[:arch].list file per installed Debian
+// package, naming every path the package installed.
+const dpkgInfoDir = "/var/lib/dpkg/info/"
+
+func isDpkgList(p string) bool {
+	rest, ok := strings.CutPrefix(p, dpkgInfoDir)
+	return ok && strings.HasSuffix(rest, ".list") && !strings.Contains(rest, "/")
+}
+
+// analyzeDpkgList records, from a dpkg .list file, the paths of language
+// package metadata (the files the non-OS extractors read) that the Debian
+// package installed, so Resolve can mark those packages as managed by it.
+func (a *analyzer) analyzeDpkgList(f *layerfs.File, out *layerfs.LayerFacts) {
+	name := strings.TrimSuffix(strings.TrimPrefix(f.Path, dpkgInfoDir), ".list")
+	name, _, _ = strings.Cut(name, ":") // python3-cffi-backend:amd64
+	for line := range strings.SplitSeq(string(f.Content), "\n") {
+		if line == "" || line[0] != '/' || !a.wantsLanguageFile(line) {
+			continue
+		}
+		if out.Owners == nil {
+			out.Owners = map[string]layerfs.Owner{}
+		}
+		out.Owners[line] = layerfs.Owner{Manager: "deb", Name: name, List: f.Path}
+	}
+}
+
+// wantsLanguageFile reports whether an extractor other than the OS
+// package databases' would read the regular file at p.
+func (a *analyzer) wantsLanguageFile(p string) bool {
+	for _, e := range a.extractors {
+		switch e.(type) {
+		case dpkg.Extractor, apk.Extractor, rpm.Extractor:
+			continue
+		}
+		if e.Wants(p, 0o644) {
+			return true
+		}
+	}
+	return false
 }
 
 // analyzeRelease keeps a release file and sets the layer's OS from the
@@ -233,7 +281,33 @@ func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 	out = dropLocked(out)
 	Sort(out)
 	out = dropDuplicateDists(out)
+	markManaged(img, out)
 	return out, osInfo
+}
+
+// markManaged sets ManagedBy on the language packages whose metadata file
+// an OS package installed, as recorded by a package list that is still in
+// the final view (a later layer may have removed the OS package).
+func markManaged(img *layerfs.Image, pkgs []inventory.Package) {
+	owners := map[string]layerfs.Owner{}
+	for i, l := range img.Layers {
+		for p, o := range l.Owners {
+			if st, ok := img.File(o.List); ok && st.Layer == i {
+				owners[p] = o
+			}
+		}
+	}
+	if len(owners) == 0 {
+		return
+	}
+	for i := range pkgs {
+		if pkgs[i].Type == "deb" || pkgs[i].Type == "apk" || pkgs[i].Type == "rpm" {
+			continue
+		}
+		if o, ok := owners[pkgs[i].Path]; ok {
+			pkgs[i].ManagedBy = o.Manager + ":" + o.Name
+		}
+	}
 }
 
 // dropDuplicateDists keeps one package per installed Python distribution:

@@ -305,3 +305,43 @@ func TestResolveOneDistributionTwoMetadataForms(t *testing.T) {
 		t.Errorf("packages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestResolveManagedBy: a Python distribution whose metadata a dpkg .list
+// names is managed by that Debian package (the :arch suffix dropped); one
+// installed by pip next to it is not; once a later layer removes the
+// .list (the Debian package purged, the files kept), the mark goes too.
+func TestResolveManagedBy(t *testing.T) {
+	site := "/usr/lib/python3/dist-packages/"
+	meta := []byte("Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.12\n")
+	pipMeta := []byte("Metadata-Version: 2.1\nName: idna\nVersion: 3.7\n")
+	list := []byte("/.\n/usr\n/usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info\n" + site + "urllib3-1.26.12.egg-info/PKG-INFO\n" + site + "urllib3/__init__.py\n")
+	base := map[string][]byte{
+		site + "urllib3-1.26.12.egg-info/PKG-INFO":      meta,
+		"/var/lib/dpkg/info/python3-urllib3:amd64.list": list,
+	}
+	own := map[string][]byte{"/usr/local/lib/python3.11/dist-packages/idna-3.7.dist-info/METADATA": pipMeta}
+	tests := []struct {
+		name   string
+		layers []*layerfs.LayerFacts
+		want   map[string]string
+	}{
+		{"deb and pip", []*layerfs.LayerFacts{layer(t, 0, base), layer(t, 1, own)},
+			map[string]string{"urllib3": "deb:python3-urllib3", "idna": ""}},
+		{"list removed later", []*layerfs.LayerFacts{layer(t, 0, base), layer(t, 1, own, "/var/lib/dpkg/info/python3-urllib3:amd64.list")},
+			map[string]string{"urllib3": "", "idna": ""}},
+		{"list rewritten later", []*layerfs.LayerFacts{layer(t, 0, base), layer(t, 1, map[string][]byte{"/var/lib/dpkg/info/python3-urllib3:amd64.list": list})},
+			map[string]string{"urllib3": "deb:python3-urllib3"}},
+	}
+	for _, tc := range tests {
+		pkgs, _ := Resolve(layerfs.Merge(tc.layers))
+		got := map[string]string{}
+		for _, p := range pkgs {
+			got[p.Name] = p.ManagedBy
+		}
+		for name, want := range tc.want {
+			if m, ok := got[name]; !ok || m != want {
+				t.Errorf("%s: %s managed_by %q (found %v), want %q", tc.name, name, m, ok, want)
+			}
+		}
+	}
+}

@@ -185,3 +185,51 @@ func TestNPMImage(t *testing.T) {
 		t.Errorf("installed node_modules differ from the lockfile:\n%s", diff(installed, want))
 	}
 }
+
+// TestPythonImageManagedByDebian: every Python distribution of the python
+// image was installed by apt, so each is marked with the Debian package
+// whose .list file names its metadata, and that package is one dpkg-query
+// listed; the npm image's node_modules (installed by npm) are not marked.
+func TestPythonImageManagedByDebian(t *testing.T) {
+	debs := map[string]bool{}
+	for _, d := range testimages.DpkgPackages(t, testimages.Python) {
+		name, _, _ := strings.Cut(d.Package, ":")
+		debs[name] = true
+	}
+	pkgs, _, _ := scanImage(t, testimages.Python)
+	want := map[string]string{ // distribution -> Debian package
+		"urllib3": "python3-urllib3", "requests": "python3-requests", "jinja2": "python3-jinja2",
+		"cryptography": "python3-cryptography", "pyyaml": "python3-yaml",
+	}
+	seen := map[string]bool{}
+	n := 0
+	for _, p := range pkgs {
+		if p.Type != "pypi" {
+			if p.ManagedBy != "" {
+				t.Errorf("%s package %s marked managed by %s", p.Type, p.Name, p.ManagedBy)
+			}
+			continue
+		}
+		n++
+		mgr, deb, ok := strings.Cut(p.ManagedBy, ":")
+		if !ok || mgr != "deb" || !debs[deb] {
+			t.Errorf("%s %s (%s): managed_by %q, want deb:<an installed Debian package>", p.Name, p.Version, p.Path, p.ManagedBy)
+			continue
+		}
+		if w, ok := want[strings.ToLower(p.Name)]; ok {
+			seen[strings.ToLower(p.Name)] = true
+			if deb != w {
+				t.Errorf("%s managed by %s, want %s", p.Name, deb, w)
+			}
+		}
+	}
+	if n == 0 || len(seen) != len(want) {
+		t.Errorf("%d Python packages, marked ones of %v seen: %v", n, want, seen)
+	}
+	npmPkgs, _, _ := scanImage(t, testimages.NPM)
+	for _, p := range npmPkgs {
+		if p.ManagedBy != "" {
+			t.Errorf("npm image: %s %s marked managed by %s", p.Type, p.Name, p.ManagedBy)
+		}
+	}
+}
