@@ -158,8 +158,8 @@ func checkCredentialVars(c *Context) {
 				c.Report("KS-DF-010", in, fmt.Sprintf("%s %s holds a credential: %s", kw, kv.Key, desc), fixSecret(kv.Key))
 				continue
 			}
-			if in.Cmd != "label" && credentialName(kv.Key) && credentialValue(kv.Value) {
-				c.Report("KS-DF-010", in, fmt.Sprintf("%s %s sets a credential-named variable to a literal value %s", kw, kv.Key, redact(kv.Value)), fixSecret(kv.Key))
+			if credentialName(kv.Key) && credentialValue(kv.Value) {
+				c.Report("KS-DF-010", in, fmt.Sprintf("%s %s sets a credential-named key to a literal value %s", kw, kv.Key, redact(kv.Value)), fixSecret(kv.Key))
 			}
 		}
 	}

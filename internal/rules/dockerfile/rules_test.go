@@ -97,6 +97,10 @@ var cases = map[string]ruleCase{
 			"FROM debian:12\nENV AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
 			"FROM debian:12\nLABEL build.url=\"https://deploy:s3cr3tpass@git.example.com/repo\"\n",
 			"FROM debian:12\nENV KEY_ID=AKIAIOSFODNN7EXAMPLE\n",
+			// A LABEL is in the image config as plainly as an ENV.
+			"FROM debian:12\nLABEL com.example.api-key=\"k3y-9f8e7d6c5b4a3928\"\n",
+			"FROM debian:12\nLABEL db_password=hunter2hunter2\n",
+			"FROM debian:12\nLABEL maintainer=ops DEPLOY_TOKEN=dt-4f9a8b7c6d5e\n",
 		},
 		neg: []string{
 			"FROM debian:12\nARG PASSWORD_FILE=/run/secrets/db\n",
@@ -106,6 +110,9 @@ var cases = map[string]ruleCase{
 			"FROM debian:12\nENV API_KEY=<your-api-key>\n",
 			"FROM debian:12\nENV OAUTH_TOKEN_URL=https://auth.example.com/token\n",
 			"FROM debian:12\nENV PYTHON_SHA256=639e43243c620a308f968213df9e00f2f8f62332f7adbaa7a7eeb9783057c690\n",
+			"FROM debian:12\nLABEL org.opencontainers.image.description=\"token rotation service\"\n",
+			"FROM debian:12\nLABEL secret.store.url=https://vault.example.com\n",
+			"FROM debian:12\nLABEL auth_token=<set-at-runtime>\n",
 		},
 	},
 	"KS-DF-011": {
