@@ -38,6 +38,7 @@ type scanOptions struct {
 	Insecure   bool
 	Rootfs     string
 	Dockerfile string // --dockerfile PATH for attribution
+	Base       string // --base IMAGE: the image this one was built on
 	NoCache    bool
 	CacheDir   string
 	MaxFile    int64 // per-file content cap in bytes
@@ -119,6 +120,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
 	addImageSourceFlags(f, o)
 	f.StringVar(&o.Dockerfile, "dockerfile", "", "Dockerfile that built the image, to trace findings to its lines")
+	f.StringVar(&o.Base, "base", "", "the image's base image (archive, OCI layout or reference), to tell its findings from the image's own (default: the Dockerfile's FROM, else the org.opencontainers.image.base.name label)")
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")

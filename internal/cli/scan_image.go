@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kensa-sec/kensa/internal/baseimage"
 	"github.com/kensa-sec/kensa/internal/dockerfile"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/imagescan"
@@ -66,7 +67,39 @@ func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target s
 		}
 		res.Attribute(res.Report.Findings)
 	}
+	b, err := baseOf(ctx, o, src, df, res)
+	if err != nil {
+		return nil, err
+	}
+	baseimage.Apply(res.Report, b)
 	return res, nil
+}
+
+// baseOf finds the image's base: --base (opened and compared layer by
+// layer), else the Dockerfile's final FROM, else the base-name label.
+func baseOf(ctx context.Context, o *scanOptions, src *source.Image, df *dockerfile.File, res *imagescan.Result) (*finding.BaseImage, error) {
+	if o.Base != "" {
+		base, err := source.Open(ctx, o.Base, source.Options{Platform: o.Platform, Insecure: o.Insecure})
+		if err != nil {
+			return nil, &InputError{Err: fmt.Errorf("--base: %w", err)}
+		}
+		defer base.Close()
+		b, err := baseimage.FromImage(src, base)
+		if err != nil {
+			return nil, &InputError{Err: fmt.Errorf("--base: %w", err)}
+		}
+		if o.Base != base.Reference || b.Name == "" {
+			b.Name = o.Base
+		}
+		return b, nil
+	}
+	if b, ok := baseimage.FromDockerfile(df, res.Steps); ok {
+		return b, nil
+	}
+	if b, ok := baseimage.FromLabels(src.Config); ok {
+		return b, nil
+	}
+	return nil, nil
 }
 
 // scanners turns --scanners into imagescan's switches.

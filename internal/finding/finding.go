@@ -165,13 +165,25 @@ type Finding struct {
 	Aliases    []string     `json:"aliases,omitempty"`
 	References []string     `json:"references,omitempty"`
 	Suppressed *Suppression `json:"suppressed,omitempty"`
+	// Origin says, for image findings when the base image is known,
+	// whether the finding comes from the base image's layers ("base") or
+	// the image's own ("own").
+	Origin string `json:"origin,omitempty"`
 }
+
+// Origins of image findings (Finding.Origin).
+const (
+	OriginBase = "base"
+	OriginOwn  = "own"
+)
 
 // Summary counts findings by severity.
 type Summary struct {
 	Total      int            `json:"total"`
 	BySeverity map[string]int `json:"by_severity"`
 	Suppressed int            `json:"suppressed"`
+	// ByOrigin counts image findings by Origin when the base is known.
+	ByOrigin map[string]int `json:"by_origin,omitempty"`
 }
 
 // ImageInfo describes a scanned image (set only for image targets).
@@ -186,6 +198,22 @@ type ImageInfo struct {
 	// Efficiency is 1 - wasted/total (dive's score).
 	WastedBytes int64   `json:"wasted_bytes"`
 	Efficiency  float64 `json:"efficiency"`
+	// Base is the image this one was built on, when kensa could tell.
+	Base *BaseImage `json:"base,omitempty"`
+}
+
+// BaseImage names the image an image was built on and how many of its
+// leading layers came from it.
+type BaseImage struct {
+	// Name is the base's reference (the Dockerfile's final FROM, the
+	// org.opencontainers.image.base.name label, or --base).
+	Name   string `json:"name,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// Layers is the number of leading layers that came from the base; -1
+	// when only the name is known.
+	Layers int `json:"layers"`
+	// Source says how kensa knows: "dockerfile", "label" or "--base".
+	Source string `json:"source"`
 }
 
 // LayerInfo summarizes one layer.
@@ -263,5 +291,14 @@ func (r *Report) Finalize() {
 	}
 	for _, f := range r.Findings {
 		r.Summary.BySeverity[f.Severity.String()]++
+		if f.Origin != "" {
+			if r.Summary.ByOrigin == nil {
+				r.Summary.ByOrigin = map[string]int{OriginBase: 0, OriginOwn: 0}
+			}
+			r.Summary.ByOrigin[f.Origin]++
+		}
+	}
+	if r.Summary.ByOrigin == nil && r.Image != nil && r.Image.Base != nil && r.Image.Base.Layers >= 0 {
+		r.Summary.ByOrigin = map[string]int{OriginBase: 0, OriginOwn: 0}
 	}
 }

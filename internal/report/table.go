@@ -46,6 +46,12 @@ func groupKey(f finding.Finding) (key, title string) {
 		}
 		key = fmt.Sprintf("1layer %08d %s", layerOrder(l), l.Layer)
 		title = fmt.Sprintf("layer %s%s", idx, shortDigest(l.Layer))
+		switch f.Origin {
+		case finding.OriginBase:
+			title += " [base]"
+		case finding.OriginOwn:
+			title += " [own]"
+		}
 		if l.Step != "" {
 			title += "  " + truncate(l.Step, 80)
 		}
@@ -112,6 +118,18 @@ func (t *tableWriter) Write(w io.Writer, r *finding.Report) error {
 			fmt.Fprintf(bw, ", %s", img.Platform)
 		}
 		fmt.Fprintf(bw, ", %d layers, %s\n", len(img.Layers), bytesize.Format(img.Size))
+		if b := img.Base; b != nil {
+			fmt.Fprintf(bw, "Base: %s", baseName(b))
+			switch {
+			case b.Layers == 0:
+				fmt.Fprintf(bw, " (no layers, from %s)", b.Source)
+			case b.Layers > 0:
+				fmt.Fprintf(bw, " (layers 0-%d, from %s)", b.Layers-1, b.Source)
+			default:
+				fmt.Fprintf(bw, " (from %s; its layers are unknown: --base IMAGE tells them apart)", b.Source)
+			}
+			fmt.Fprintln(bw)
+		}
 		fmt.Fprintf(bw, "Efficiency: %.1f%% (wasted %s)\n", img.Efficiency*100, bytesize.Format(img.WastedBytes))
 	}
 	if r.OS != nil && r.Image == nil {
@@ -270,6 +288,12 @@ func (t *tableWriter) summary(r *finding.Report) string {
 		word = "finding"
 	}
 	out := fmt.Sprintf("Summary: %d %s (%s)", r.Summary.Total, word, strings.Join(parts, ", "))
+	if bo := r.Summary.ByOrigin; bo != nil && r.Image != nil && r.Image.Base != nil {
+		out += fmt.Sprintf("\nbase %s: %d findings, own layers: %d", baseName(r.Image.Base), bo[finding.OriginBase], bo[finding.OriginOwn])
+		if rest := r.Summary.Total - bo[finding.OriginBase] - bo[finding.OriginOwn]; rest > 0 {
+			out += fmt.Sprintf(", image config: %d", rest)
+		}
+	}
 	if r.Summary.Suppressed > 0 {
 		out += fmt.Sprintf(", %d suppressed", r.Summary.Suppressed)
 		if !t.opts.ShowSuppressed {
@@ -277,4 +301,12 @@ func (t *tableWriter) summary(r *finding.Report) string {
 		}
 	}
 	return out
+}
+
+// baseName names a base image by reference, else digest.
+func baseName(b *finding.BaseImage) string {
+	if b.Name != "" {
+		return b.Name
+	}
+	return shortDigest(b.Digest)
 }
