@@ -186,6 +186,9 @@ func finishScan(o *scanOptions, rep *finding.Report, stdout io.Writer) error {
 		return err
 	}
 	policy.Apply(rep, p, o.clock())
+	if o.baseline != nil {
+		o.baseline.Apply(rep, o.Baseline)
+	}
 	gate.Filter(rep)
 	if err := writeReport(o.Output, w, rep, stdout); err != nil {
 		return err

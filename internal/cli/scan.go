@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/kensa-sec/kensa/internal/baseline"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/policy"
 	"github.com/spf13/cobra"
@@ -29,6 +30,7 @@ type scanOptions struct {
 	Config         string
 	IgnoreFile     string
 	ShowSuppressed bool
+	Baseline       string   // --baseline report.json: show and gate only new findings
 	Scanners       []string // misconfig, secret, vuln
 	Quiet          bool
 
@@ -49,6 +51,7 @@ type scanOptions struct {
 	VEX           []string
 
 	// Set by runScan / finishScan, not by flags.
+	baseline  baseline.Set     // fingerprints of --baseline's findings
 	targetDir string           // folder whose kensa.yaml / .kensaignore apply
 	policy    *policy.Policy   // loaded once by loadPolicy
 	color     bool             // table colours (terminal, NO_COLOR)
@@ -115,7 +118,8 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.IntVar(&o.ExitCode, "exit-code", 0, "exit with this code when findings at the shown severities remain")
 	f.StringVarP(&o.Config, "config", "c", "", "config file (default kensa.yaml in the target folder, if present)")
 	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default .kensaignore in the target folder, if present)")
-	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "also show findings suppressed by ignores or VEX")
+	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "also show findings suppressed by ignores, VEX or the baseline")
+	f.StringVar(&o.Baseline, "baseline", "", "a previous JSON report: findings already in it are suppressed, so only new ones are shown and gated")
 	f.StringSliceVar(&o.Scanners, "scanners", []string{"misconfig", "secret", "vuln"}, "scanners to run: misconfig, secret, vuln")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
 	addImageSourceFlags(f, o)
@@ -141,22 +145,39 @@ func addImageSourceFlags(f *pflag.FlagSet, o *scanOptions) {
 
 // runScan detects the target, runs the scanners and writes the report.
 func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr io.Writer) error {
+	// Fail fast on bad output flags, before scanning.
+	if _, _, err := prepareOutput(o); err != nil {
+		return err
+	}
+	if o.Baseline != "" {
+		old, err := baseline.ReadReport(o.Baseline)
+		if err != nil {
+			return &InputError{Err: fmt.Errorf("--baseline: %w", err)}
+		}
+		o.baseline = baseline.Of(old)
+	}
+	rep, err := buildReport(ctx, o, target, stderr)
+	if err != nil {
+		return err
+	}
+	return finishScan(o, rep, stdout)
+}
+
+// buildReport detects the target and runs the scanners on it, returning
+// the report before policy, baseline and severity filter.
+func buildReport(ctx context.Context, o *scanOptions, target string, stderr io.Writer) (*finding.Report, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	kind, err := detectTarget(o, target)
 	if err != nil {
-		return err
-	}
-	// Fail fast on bad output flags and policy files, before scanning.
-	if _, _, err := prepareOutput(o); err != nil {
-		return err
+		return nil, err
 	}
 	// A rootfs is an image's filesystem, not a project: only the working
 	// directory's policy files apply (targetDirFor("") == "").
 	o.targetDir = targetDirFor(kind, target)
 	if _, err := loadPolicy(o, o.targetDir); err != nil {
-		return err
+		return nil, err
 	}
 	var rep *finding.Report
 	switch kind {
@@ -171,9 +192,9 @@ func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr 
 		rep, err = scanSBOM(ctx, o, target, stderr)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return finishScan(o, rep, stdout)
+	return rep, nil
 }
 
 // detectTarget decides what target is.

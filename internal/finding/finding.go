@@ -141,7 +141,7 @@ type PackageRef struct {
 // Suppression records why a finding is not counted: an ignore file entry, an
 // inline comment, a VEX statement or a config rule.
 type Suppression struct {
-	By      string `json:"by"`               // "ignorefile", "inline", "vex", "config", "backport"
+	By      string `json:"by"`               // "ignorefile", "inline", "vex", "config", "backport", "baseline"
 	Source  string `json:"source,omitempty"` // file:line of the rule that suppressed it
 	Reason  string `json:"reason,omitempty"`
 	Expires string `json:"expires,omitempty"` // YYYY-MM-DD, when the suppression lapses
@@ -301,4 +301,23 @@ func (r *Report) Finalize() {
 	if r.Summary.ByOrigin == nil && r.Image != nil && r.Image.Base != nil && r.Image.Base.Layers >= 0 {
 		r.Summary.ByOrigin = map[string]int{OriginBase: 0, OriginOwn: 0}
 	}
+}
+
+// SuppressWhere moves every finding for which decide returns a
+// suppression into r.Suppressed, with that suppression set, keeping the
+// order of the rest. It returns how many it moved.
+func (r *Report) SuppressWhere(decide func(Finding) *Suppression) int {
+	kept := r.Findings[:0]
+	n := 0
+	for _, f := range r.Findings {
+		if sup := decide(f); sup != nil {
+			f.Suppressed = sup
+			r.Suppressed = append(r.Suppressed, f)
+			n++
+			continue
+		}
+		kept = append(kept, f)
+	}
+	r.Findings = kept
+	return n
 }

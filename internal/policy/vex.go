@@ -145,19 +145,7 @@ func (v *VEX) Apply(rep *finding.Report) int {
 		return 0
 	}
 	image := imageIDs(rep)
-	kept := rep.Findings[:0]
-	n := 0
-	for _, f := range rep.Findings {
-		if sup := v.decide(f, image); sup != nil {
-			f.Suppressed = sup
-			rep.Suppressed = append(rep.Suppressed, f)
-			n++
-			continue
-		}
-		kept = append(kept, f)
-	}
-	rep.Findings = kept
-	return n
+	return rep.SuppressWhere(func(f finding.Finding) *finding.Suppression { return v.decide(f, image) })
 }
 
 func (v *VEX) decide(f finding.Finding, image []string) *finding.Suppression {

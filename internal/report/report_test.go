@@ -239,7 +239,7 @@ func TestSARIFGitHubShape(t *testing.T) {
 		if strings.HasPrefix(uri, "/") || strings.Contains(uri, "\\") || strings.Contains(uri, ":") {
 			t.Errorf("%s: uri %q is not relative with forward slashes", res.RuleID, uri)
 		}
-		if res.PartialFingerprints["kensaFindingHash/v1"] == "" {
+		if len(res.PartialFingerprints["kensaFindingHash/v2"]) != 32 {
 			t.Errorf("%s: no partial fingerprint", res.RuleID)
 		}
 	}

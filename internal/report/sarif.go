@@ -1,8 +1,6 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -315,7 +313,7 @@ func (s *sarifWriter) result(r *finding.Report, f finding.Finding, ruleIndex int
 		Level:               sarifLevel(f.Severity),
 		Message:             sarifText{Text: msg},
 		Locations:           []sarifLocation{loc},
-		PartialFingerprints: map[string]string{"kensaFindingHash/v1": fingerprint(f)},
+		PartialFingerprints: map[string]string{"kensaFindingHash/v2": finding.Fingerprint(f)},
 		Properties:          props,
 	}
 	for i, rel := range f.Related {
@@ -388,16 +386,4 @@ func (s *sarifWriter) uri(p string) string {
 		return "."
 	}
 	return out
-}
-
-// fingerprint identifies a finding across runs independent of line moves:
-// rule, file, layer-independent image path, package and message.
-func fingerprint(f finding.Finding) string {
-	h := sha256.New()
-	l := f.Location
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", f.ID, l.Path, l.Dockerfile, f.Message)
-	if f.Package != nil {
-		fmt.Fprintf(h, "\x00%s\x00%s", f.Package.Name, f.Package.Version)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
 }
