@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,10 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/policy"
+	"github.com/kensa-sec/kensa/internal/source"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -205,6 +208,9 @@ func detectTarget(o *scanOptions, target string) (targetKind, error) {
 	case err == nil:
 		return sniffFile(target)
 	case errors.Is(err, fs.ErrNotExist):
+		if source.LooksLikePath(target) {
+			return "", inputErrorf("%s: no such file or folder", target)
+		}
 		if looksLikeReference(target) {
 			return targetImage, nil
 		}
@@ -252,6 +258,9 @@ func sniffFile(path string) (targetKind, error) {
 	case n >= 4 && string(head[:4]) == "\x28\xb5\x2f\xfd": // zstd
 		return targetImage, nil
 	}
+	if why := notArchive(path, head); why != "" {
+		return "", inputErrorf("%s: %s", path, why)
+	}
 	if trimmed := strings.TrimSpace(string(head)); strings.HasPrefix(trimmed, "{") {
 		var probe map[string]json.RawMessage
 		full, err := os.ReadFile(path)
@@ -265,6 +274,45 @@ func sniffFile(path string) (targetKind, error) {
 		}
 	}
 	return targetDockerfile, nil
+}
+
+// notArchive explains why a file that is not a tar, gzip or zstd stream
+// (sniffFile checked those) cannot be scanned as an image: a name that
+// promises an archive, or binary content, which is neither a Dockerfile
+// nor an SBOM either. It returns "" for text that may be one of those.
+func notArchive(path string, head []byte) string {
+	lead := head
+	if len(lead) > 8 {
+		lead = lead[:8]
+	}
+	why := fmt.Sprintf("not a tar, gzip or zstd stream: it starts with bytes % x", lead)
+	if len(head) == 0 {
+		why = "not a tar, gzip or zstd stream: the file is empty"
+	}
+	low := strings.ToLower(path)
+	for _, suf := range append(imageArchiveSuffixes, ".oci") {
+		if strings.HasSuffix(low, suf) {
+			return "not an image archive: " + why
+		}
+	}
+	if base := strings.ToLower(filepath.Base(path)); strings.Contains(base, "dockerfile") || strings.Contains(base, "containerfile") {
+		return "" // the Dockerfile parser names the line with the binary data
+	}
+	if bytes.IndexByte(head, 0) >= 0 || !utf8.Valid(trimPartialRune(head)) {
+		return "binary data, neither a Dockerfile or SBOM nor an image archive (" + why + ")"
+	}
+	return ""
+}
+
+// trimPartialRune drops a UTF-8 sequence cut off at the end of a read.
+func trimPartialRune(b []byte) []byte {
+	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
+		if r, _ := utf8.DecodeLastRune(b); r != utf8.RuneError {
+			return b
+		}
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // looksLikeReference reports whether s parses as an image reference with a
