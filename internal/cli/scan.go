@@ -50,6 +50,9 @@ type scanOptions struct {
 	IgnoreUnfixed bool
 	VEX           []string
 
+	// Trivy's spellings (--timeout, --vuln-type, --list-all-pkgs, ...).
+	Trivy trivyOptions
+
 	// Set by runScan / finishScan, not by flags.
 	targetDir string           // folder whose kensa.yaml / .kensaignore apply
 	policy    *policy.Policy   // loaded once by loadPolicy
@@ -103,6 +106,9 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 				return &InputError{Err: err}
 			}
 			o.scannersSet = cmd.Flags().Changed("scanners")
+			if o.Trivy.ListAllPkgs {
+				o.Scanners = scannersWithInventory(o.Scanners)
+			}
 			target := ""
 			if len(args) == 1 {
 				target = args[0]
@@ -116,7 +122,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringVarP(&o.Severity, "severity", "s", "", "severities to show, comma-separated (default all: CRITICAL,HIGH,MEDIUM,LOW,INFO,UNKNOWN)")
 	f.IntVar(&o.ExitCode, "exit-code", 0, "exit with this code when findings at the shown severities remain")
 	f.StringVarP(&o.Config, "config", "c", "", "config file (default kensa.yaml in the target folder, if present)")
-	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default .kensaignore in the target folder, if present)")
+	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default .kensaignore in the target folder, if present, else a .trivyignore there)")
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "also show findings suppressed by ignores or VEX")
 	f.StringSliceVar(&o.Scanners, "scanners", []string{"misconfig", "secret", "vuln"}, "scanners to run: misconfig, secret, vuln")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
@@ -125,6 +131,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
+	addTrivyFlags(f, &o.Trivy)
 	return cmd
 }
 
@@ -145,6 +152,11 @@ func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr 
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := o.Trivy.check(); err != nil {
+		return err
+	}
+	ctx, cancel := o.Trivy.withTimeout(ctx)
+	defer cancel()
 	kind, err := detectTarget(o, target)
 	if err != nil {
 		return err
@@ -171,8 +183,11 @@ func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr 
 	case targetSBOM:
 		rep, err = scanSBOM(ctx, o, target, stderr)
 	}
+	if err == nil {
+		err = ctx.Err() // a step that does not watch ctx ran past --timeout
+	}
 	if err != nil {
-		return err
+		return o.Trivy.timeoutErr(ctx, target, err)
 	}
 	return finishScan(o, rep, stdout)
 }
