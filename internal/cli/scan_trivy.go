@@ -58,10 +58,11 @@ func (t *trivyOptions) check() error {
 }
 
 // matchPackage reports whether --vuln-type lets p be matched; nil when
-// every package is matched.
+// every package is matched (both types, or none set: options built
+// without the flags).
 func (t *trivyOptions) matchPackage() func(inventory.Package) bool {
 	os, lib := slices.Contains(t.VulnTypes, "os"), slices.Contains(t.VulnTypes, "library")
-	if os && lib {
+	if os == lib {
 		return nil
 	}
 	return func(p inventory.Package) bool { return p.IsOS() == os }
