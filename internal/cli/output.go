@@ -20,11 +20,13 @@ import (
 const (
 	defaultConfigName = "kensa.yaml"
 	defaultIgnoreName = ".kensaignore"
+	trivyIgnoreName   = ".trivyignore" // read when there is no .kensaignore
 )
 
 // loadPolicy returns the policy for a scan: the --config file (default
 // kensa.yaml in targetDir, then the working directory, if present) and the
-// --ignorefile (default .kensaignore, same lookup). It loads once per
+// --ignorefile (default .kensaignore, same lookup; without one, a
+// .trivyignore found the same way). It loads once per
 // scanOptions and caches the result, so scanners may call it freely: the
 // Dockerfile scanner reads TrustedRegistries / Trusted(image) for KS-DF-004,
 // the build-context scanner reads Config.Thresholds, the vulnerability
@@ -47,6 +49,11 @@ func loadPolicy(o *scanOptions, targetDir string) (*policy.Policy, error) {
 		p.Config, p.ConfigPath = cfg, cfgPath
 	}
 	ignPath, err := policyFile(o.IgnoreFile, targetDir, defaultIgnoreName)
+	if err == nil && ignPath == "" && o.IgnoreFile == "" {
+		// A Trivy user's ignore file: same line format (ID [exp:DATE]
+		// [# comment]); kensa's path globs work in it too.
+		ignPath, err = policyFile("", targetDir, trivyIgnoreName)
+	}
 	if err != nil {
 		return nil, &InputError{Err: fmt.Errorf("--ignorefile: %w", err)}
 	}

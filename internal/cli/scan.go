@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,11 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/kensa-sec/kensa/internal/baseline"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/policy"
+	"github.com/kensa-sec/kensa/internal/source"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -49,6 +52,9 @@ type scanOptions struct {
 	DBPath        string
 	IgnoreUnfixed bool
 	VEX           []string
+
+	// Trivy's spellings (--timeout, --vuln-type, --list-all-pkgs, ...).
+	Trivy trivyOptions
 
 	// Set by runScan / finishScan, not by flags.
 	baseline  baseline.Set     // fingerprints of --baseline's findings
@@ -104,6 +110,9 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 				return &InputError{Err: err}
 			}
 			o.scannersSet = cmd.Flags().Changed("scanners")
+			if o.Trivy.ListAllPkgs {
+				o.Scanners = scannersWithInventory(o.Scanners)
+			}
 			target := ""
 			if len(args) == 1 {
 				target = args[0]
@@ -117,7 +126,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringVarP(&o.Severity, "severity", "s", "", "severities to show, comma-separated (default all: CRITICAL,HIGH,MEDIUM,LOW,INFO,UNKNOWN)")
 	f.IntVar(&o.ExitCode, "exit-code", 0, "exit with this code when findings at the shown severities remain")
 	f.StringVarP(&o.Config, "config", "c", "", "config file (default kensa.yaml in the target folder, if present)")
-	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default .kensaignore in the target folder, if present)")
+	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default .kensaignore in the target folder, if present, else a .trivyignore there)")
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "also show findings suppressed by ignores, VEX or the baseline")
 	f.StringVar(&o.Baseline, "baseline", "", "a previous JSON report: findings already in it are suppressed, so only new ones are shown and gated")
 	f.StringSliceVar(&o.Scanners, "scanners", []string{"misconfig", "secret", "vuln"}, "scanners to run: misconfig, secret, vuln")
@@ -128,6 +137,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
+	addTrivyFlags(f, &o.Trivy)
 	return cmd
 }
 
@@ -169,6 +179,11 @@ func buildReport(ctx context.Context, o *scanOptions, target string, stderr io.W
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := o.Trivy.check(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := o.Trivy.withTimeout(ctx)
+	defer cancel()
 	kind, err := detectTarget(o, target)
 	if err != nil {
 		return nil, err
@@ -191,8 +206,11 @@ func buildReport(ctx context.Context, o *scanOptions, target string, stderr io.W
 	case targetSBOM:
 		rep, err = scanSBOM(ctx, o, target, stderr)
 	}
+	if err == nil {
+		err = ctx.Err() // a step that does not watch ctx ran past --timeout
+	}
 	if err != nil {
-		return nil, err
+		return nil, o.Trivy.timeoutErr(ctx, target, err)
 	}
 	return rep, nil
 }
@@ -228,6 +246,9 @@ func detectTarget(o *scanOptions, target string) (targetKind, error) {
 	case err == nil:
 		return sniffFile(target)
 	case errors.Is(err, fs.ErrNotExist):
+		if source.LooksLikePath(target) {
+			return "", inputErrorf("%s: no such file or folder", target)
+		}
 		if looksLikeReference(target) {
 			return targetImage, nil
 		}
@@ -275,6 +296,9 @@ func sniffFile(path string) (targetKind, error) {
 	case n >= 4 && string(head[:4]) == "\x28\xb5\x2f\xfd": // zstd
 		return targetImage, nil
 	}
+	if why := notArchive(path, head); why != "" {
+		return "", inputErrorf("%s: %s", path, why)
+	}
 	if trimmed := strings.TrimSpace(string(head)); strings.HasPrefix(trimmed, "{") {
 		var probe map[string]json.RawMessage
 		full, err := os.ReadFile(path)
@@ -288,6 +312,45 @@ func sniffFile(path string) (targetKind, error) {
 		}
 	}
 	return targetDockerfile, nil
+}
+
+// notArchive explains why a file that is not a tar, gzip or zstd stream
+// (sniffFile checked those) cannot be scanned as an image: a name that
+// promises an archive, or binary content, which is neither a Dockerfile
+// nor an SBOM either. It returns "" for text that may be one of those.
+func notArchive(path string, head []byte) string {
+	lead := head
+	if len(lead) > 8 {
+		lead = lead[:8]
+	}
+	why := fmt.Sprintf("not a tar, gzip or zstd stream: it starts with bytes % x", lead)
+	if len(head) == 0 {
+		why = "not a tar, gzip or zstd stream: the file is empty"
+	}
+	low := strings.ToLower(path)
+	for _, suf := range append(imageArchiveSuffixes, ".oci") {
+		if strings.HasSuffix(low, suf) {
+			return "not an image archive: " + why
+		}
+	}
+	if base := strings.ToLower(filepath.Base(path)); strings.Contains(base, "dockerfile") || strings.Contains(base, "containerfile") {
+		return "" // the Dockerfile parser names the line with the binary data
+	}
+	if bytes.IndexByte(head, 0) >= 0 || !utf8.Valid(trimPartialRune(head)) {
+		return "binary data, neither a Dockerfile or SBOM nor an image archive (" + why + ")"
+	}
+	return ""
+}
+
+// trimPartialRune drops a UTF-8 sequence cut off at the end of a read.
+func trimPartialRune(b []byte) []byte {
+	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
+		if r, _ := utf8.DecodeLastRune(b); r != utf8.RuneError {
+			return b
+		}
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // looksLikeReference reports whether s parses as an image reference with a

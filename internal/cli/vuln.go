@@ -65,5 +65,6 @@ func matchVulns(ctx context.Context, o *scanOptions, rep *finding.Report, stderr
 	}
 	return imagescan.Match(db, rep, imagescan.MatchOptions{
 		IgnoreUnfixed: o.IgnoreUnfixed, VEX: vx, Now: o.clock(), MaxAge: maxAge,
+		Only: o.Trivy.matchPackage(), OnlyNote: o.Trivy.vulnTypeNote(),
 	})
 }

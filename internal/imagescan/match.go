@@ -2,9 +2,11 @@ package imagescan
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/inventory"
 	"github.com/kensa-sec/kensa/internal/match"
 	"github.com/kensa-sec/kensa/internal/policy"
 	"github.com/kensa-sec/kensa/internal/vulndb"
@@ -20,6 +22,11 @@ type MatchOptions struct {
 	// is stale; MaxAge 0 never warns.
 	Now    time.Time
 	MaxAge time.Duration
+	// Only, when set, restricts matching to the packages it accepts
+	// (--vuln-type os or library); the report keeps every package and
+	// gets OnlyNote as a note.
+	Only     func(inventory.Package) bool
+	OnlyNote string
 }
 
 // Match matches rep.Packages (with rep.OS) against db and appends the
@@ -27,7 +34,14 @@ type MatchOptions struct {
 // then trace them to layers with Result.Attribute; SBOM scans call Match
 // on their own report.
 func Match(db *vulndb.DB, rep *finding.Report, o MatchOptions) error {
-	res, err := match.Match(db, rep.OS, rep.Packages, match.Options{IgnoreUnfixed: o.IgnoreUnfixed})
+	pkgs := rep.Packages
+	if o.Only != nil {
+		pkgs = slices.DeleteFunc(slices.Clone(pkgs), func(p inventory.Package) bool { return !o.Only(p) })
+		if o.OnlyNote != "" {
+			rep.Notes = append(rep.Notes, o.OnlyNote)
+		}
+	}
+	res, err := match.Match(db, rep.OS, pkgs, match.Options{IgnoreUnfixed: o.IgnoreUnfixed})
 	if err != nil {
 		return fmt.Errorf("match vulnerabilities: %w", err)
 	}

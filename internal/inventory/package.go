@@ -79,3 +79,13 @@ func (o OS) Ecosystem() string {
 	}
 	return ""
 }
+
+// IsOS reports whether p is an operating-system package (deb, apk, rpm)
+// rather than a language library or binary.
+func (p Package) IsOS() bool {
+	switch p.Type {
+	case "deb", "apk", "rpm":
+		return true
+	}
+	return false
+}

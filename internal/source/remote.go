@@ -25,7 +25,7 @@ func openRemote(ctx context.Context, target string, o Options) (*Image, error) {
 	}
 	ref, err := name.ParseReference(target, nopts...)
 	if err != nil {
-		return nil, inputErr(target, "not a file, folder or image reference: %v", err)
+		return nil, inputErr(target, "not a valid image reference: %v", err)
 	}
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	if o.Insecure {
@@ -116,6 +116,9 @@ func remoteErr(target string, err error) error {
 		case http.StatusNotFound:
 			return inputErr(target, "not found in the registry: %v", err)
 		}
+	}
+	if ne, ok := explainNetErr(target, err); ok {
+		return &Error{Target: target, Err: ne}
 	}
 	return inputErr(target, "registry: %v", err)
 }

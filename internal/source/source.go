@@ -122,7 +122,15 @@ func Open(ctx context.Context, target string, o Options) (*Image, error) {
 	case err == nil:
 		return openArchive(target, o)
 	case errors.Is(err, os.ErrNotExist):
-		return openRemote(ctx, target, o)
+		if LooksLikePath(target) {
+			return nil, missingErr(target, nil)
+		}
+		im, err := openRemote(ctx, target, o)
+		var se *Error
+		if err != nil && ctx.Err() == nil && errors.As(err, &se) {
+			return nil, missingErr(target, se.Err)
+		}
+		return im, err
 	default:
 		return nil, &Error{Target: target, Err: err}
 	}
