@@ -47,6 +47,10 @@ type scanOptions struct {
 	IgnoreUnfixed bool
 	VEX           []string
 
+	// Server and Token make scan a client of kensa server (scan_server.go).
+	Server string
+	Token  string
+
 	// Set by runScan / finishScan, not by flags.
 	targetDir string           // folder whose kensa.yaml / .kensaignore apply
 	policy    *policy.Policy   // loaded once by loadPolicy
@@ -122,6 +126,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
+	addServerFlags(f, o)
 	return cmd
 }
 
@@ -141,6 +146,9 @@ func addImageSourceFlags(f *pflag.FlagSet, o *scanOptions) {
 func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.Server != "" {
+		return scanViaServer(ctx, o, target, stdout, stderr)
 	}
 	kind, err := detectTarget(o, target)
 	if err != nil {

@@ -91,8 +91,10 @@ func openStore(t testing.TB, dbURL string) *store.Store {
 type testRegistry struct {
 	srv       *httptest.Server
 	Host      string
-	blobGets  atomic.Int64
-	slowBlobs atomic.Bool
+	blobGets atomic.Int64
+	// slow holds a blob digest (or "*" for every blob) whose downloads
+	// hang until the client gives up; "" for none.
+	slow atomic.Value
 }
 
 func newRegistry(t testing.TB) *testRegistry {
@@ -102,7 +104,7 @@ func newRegistry(t testing.TB) *testRegistry {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/") {
 			r.blobGets.Add(1)
-			if r.slowBlobs.Load() {
+			if d, _ := r.slow.Load().(string); d == "*" || (d != "" && strings.HasSuffix(req.URL.Path, d)) {
 				select {
 				case <-time.After(30 * time.Second):
 				case <-req.Context().Done():

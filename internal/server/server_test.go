@@ -298,7 +298,7 @@ func TestRegistryHangTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.reg.slowBlobs.Store(true)
+	e.reg.slow.Store("*")
 	id := e.submit.submit(refs[0])
 	stop := e.runWorkers(1, WorkerOptions{JobTimeout: 500 * time.Millisecond, Backoff: 100 * time.Millisecond})
 	jobs := waitJobs(t, e.st, []int64{id}, 30*time.Second)
