@@ -143,4 +143,3 @@ func (c *serverClient) call(ctx context.Context, method, path string, body io.Re
 	}
 	return nil
 }
-

@@ -89,8 +89,8 @@ func openStore(t testing.TB, dbURL string) *store.Store {
 // testRegistry is go-containerregistry's in-process registry, counting
 // blob downloads and optionally slowing them.
 type testRegistry struct {
-	srv       *httptest.Server
-	Host      string
+	srv      *httptest.Server
+	Host     string
 	blobGets atomic.Int64
 	// slow holds a blob digest (or "*" for every blob) whose downloads
 	// hang until the client gives up; "" for none.
