@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kensa's build and tests need on a fresh Debian machine:
-# buildah, skopeo, debootstrap, distro-info-data (apt), npm (apt, only if missing), and the Go
+# buildah, skopeo, debootstrap, distro-info-data, postgresql (apt), npm (apt, only if missing), and the Go
 # tools staticcheck, osv-scanner and govulncheck (go install, pinned).
 # Idempotent and quiet: skips what is already there. Works as root, and with
 # sudo for apt otherwise.
@@ -27,6 +27,18 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# PostgreSQL server binaries for kensa server's store and its integration
+# tests (scripts/postgres.sh starts a throwaway cluster on loopback).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing postgresql"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql postgresql-client >/dev/null
+  # Debian's package starts its own cluster; kensa uses its own on loopback.
+  $SUDO service postgresql stop >/dev/null 2>&1 || true
 fi
 
 gobin="$(go env GOPATH)/bin"

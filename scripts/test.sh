@@ -7,6 +7,7 @@
 # phase failed. Setup or image-build failures stop the run.
 #
 # Environment: KENSA_TEST_IMAGES (image folder, see build-test-images.sh),
+# KENSA_TEST_PG_URL (set here from scripts/postgres.sh start),
 # KENSA_TEST_TIMEOUT (go test -timeout, default 20m).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -63,5 +64,15 @@ go_test() {
   go test -json -count=1 -timeout "${KENSA_TEST_TIMEOUT:-20m}" ./... 2>&1 |
     "$auditbin" -allow .ci/allowed-skips | tee "$testlog"
 }
+# The server's integration tests run against a real PostgreSQL on loopback
+# (scripts/postgres.sh), stopped again when the tests end.
+pg_started=""
+if pgurl="$(./scripts/postgres.sh start)"; then
+  export KENSA_TEST_PG_URL="$pgurl"
+  pg_started=1
+else
+  echo "test.sh: PostgreSQL did not start; the server tests will fail" >&2
+fi
 phase "go test" go_test
+[ -z "$pg_started" ] || ./scripts/postgres.sh stop
 [ ${#failed[@]} -eq 0 ]

@@ -55,6 +55,9 @@ type scanOptions struct {
 
 	// Trivy's spellings (--timeout, --vuln-type, --list-all-pkgs, ...).
 	Trivy trivyOptions
+	// Server and Token make scan a client of kensa server (scan_server.go).
+	Server string
+	Token  string
 
 	// Set by runScan / finishScan, not by flags.
 	baseline  baseline.Set     // fingerprints of --baseline's findings
@@ -138,6 +141,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
 	addTrivyFlags(f, &o.Trivy)
+	addServerFlags(f, o)
 	return cmd
 }
 
@@ -165,6 +169,9 @@ func runScan(ctx context.Context, o *scanOptions, target string, stdout, stderr 
 			return &InputError{Err: fmt.Errorf("--baseline: %w", err)}
 		}
 		o.baseline = baseline.Of(old)
+	}
+	if o.Server != "" {
+		return scanViaServer(ctx, o, target, stdout, stderr)
 	}
 	rep, err := buildReport(ctx, o, target, stderr)
 	if err != nil {

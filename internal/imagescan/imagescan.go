@@ -62,6 +62,10 @@ type Options struct {
 	// Dockerfile, when set, is the Dockerfile that built the image: layers
 	// and findings are traced to its lines.
 	Dockerfile *dockerfile.File
+	// Layers, when set, is a shared layer-facts store consulted before a
+	// layer is read (kensa server's PostgreSQL store): a layer that several
+	// images share is read once.
+	Layers layerfs.FactsStore
 }
 
 // InputError marks a scan that failed because the image itself is bad (a
@@ -121,7 +125,7 @@ func Scan(ctx context.Context, src *source.Image, target string, o Options) (*Re
 
 // analyze walks the layers, merges them and runs the image rules.
 func analyze(ctx context.Context, src *source.Image, target string, analyzers []layerfs.Analyzer, o Options, rep *finding.Report) (*Result, error) {
-	wo := layerfs.WalkOptions{MaxFileSize: o.MaxFileSize, Analyzers: analyzers}
+	wo := layerfs.WalkOptions{MaxFileSize: o.MaxFileSize, Analyzers: analyzers, Store: o.Layers}
 	if o.CacheDir != "" && src.Kind != source.KindRootfs {
 		wo.Cache = &layerfs.Cache{Dir: o.CacheDir}
 	}

@@ -53,6 +53,10 @@ type WalkOptions struct {
 	Workers int
 	// Cache, when non-nil, stores and returns LayerFacts by layer.
 	Cache *Cache
+	// Store, when non-nil, is consulted (after Cache) before a layer is
+	// read and given the facts of every layer read; see FactsStore.
+	// Layers without a DiffID never reach it.
+	Store FactsStore
 
 	// big is the walk-wide token for reading one file above bigFileSize.
 	big chan struct{}
@@ -95,7 +99,7 @@ type Blob struct {
 // Result is what a walk of an image's layers produced.
 type Result struct {
 	Layers []*LayerFacts
-	// FromCache[i] is true when layer i came from the cache.
+	// FromCache[i] is true when layer i came from the cache or the store.
 	FromCache []bool
 }
 
@@ -135,7 +139,29 @@ func Walk(ctx context.Context, blobs []Blob, o WalkOptions) (*Result, error) {
 					return nil
 				}
 			}
+			var release func(*LayerFacts) error
+			if o.Store != nil && b.DiffID != "" {
+				f, rel, err := claimStored(ctx, b, o)
+				if err != nil {
+					return err
+				}
+				if f != nil {
+					f.fixup(b.Index, b.Digest)
+					res.Layers[i], res.FromCache[i] = f, true
+					return nil
+				}
+				release = rel
+			}
 			f, err := walkBlob(ctx, b, o, &imageBytes)
+			if release != nil {
+				kept := f
+				if err != nil {
+					kept = nil
+				}
+				if rerr := release(kept); rerr != nil && err == nil {
+					return fmt.Errorf("layer %d (%s): layer store: %w", b.Index, b.Digest, rerr)
+				}
+			}
 			if err != nil {
 				return &LayerError{Index: b.Index, Digest: b.Digest, Err: err}
 			}

@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kensa-sec/kensa/internal/layerfs"
+	"github.com/kensa-sec/kensa/internal/server"
+	"github.com/kensa-sec/kensa/internal/server/store"
+	"github.com/kensa-sec/kensa/internal/vulndb"
+	"github.com/spf13/cobra"
+)
+
+func init() { extraCommands = append(extraCommands, newServerCmd) }
+
+// serverOptions are the flags of `kensa server`.
+type serverOptions struct {
+	Database    string
+	Listen      string
+	Role        string
+	Workers     int
+	DBPath      string
+	CacheDir    string
+	Insecure    bool
+	TLSCert     string
+	TLSKey      string
+	MaxUpload   int64
+	AdminToken  string
+	Lease       time.Duration
+	JobTimeout  time.Duration
+	MaxAttempts int
+	WatchEvery  time.Duration
+}
+
+func newServerCmd() *cobra.Command {
+	o := &serverOptions{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run kensa server: a REST API and scan workers on PostgreSQL",
+		Long: `server runs kensa for a registry: a REST API (docs/server-openapi.yaml)
+that queues image scans in PostgreSQL, and workers that scan them with the
+layer facts shared in the database, so a layer many images share is read
+once. Any number of processes may run on one database:
+  kensa server --database postgres://... --role api      the API only
+  kensa server --database postgres://... --role worker   workers only
+  kensa server --database postgres://...                 both (default)
+The first admin token comes from KENSA_ADMIN_TOKEN; more tokens from
+kensa server token create. When the vulnerability database file (--db)
+changes (kensa db import / update), the stored packages the changed
+advisories name are re-matched, with no layer read.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return &InputError{Err: err}
+			}
+			return runServer(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	addDatabaseFlag(cmd, &o.Database)
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "API address")
+	f.StringVar(&o.Role, "role", "all", "what this process runs: api, worker or all")
+	f.IntVar(&o.Workers, "workers", 2, "concurrent scans in this process (roles worker and all)")
+	f.StringVar(&o.DBPath, "db", "", "vulnerability database file of this node (default <cache-dir>/db/kensa.db)")
+	f.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default the user cache dir + /kensa)")
+	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and unverified-TLS registries")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate file (with --tls-key: serve HTTPS)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "TLS key file")
+	f.Int64Var(&o.MaxUpload, "max-upload", 512<<20, "largest uploaded image archive, in bytes")
+	f.StringVar(&o.AdminToken, "admin-token", "", "bootstrap admin token, stored hashed (prefer the KENSA_ADMIN_TOKEN environment variable)")
+	f.DurationVar(&o.Lease, "lease", 30*time.Second, "job lease: a job whose worker stops heartbeating is retried after it")
+	f.DurationVar(&o.JobTimeout, "job-timeout", 10*time.Minute, "time limit of one scan attempt")
+	f.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per job before it fails")
+	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
+	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
+	return cmd
+}
+
+func addDatabaseFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "database", "", "PostgreSQL URL (postgres://user@host:port/db); also KENSA_DATABASE")
+}
+
+func openStore(ctx context.Context, url string) (*store.Store, error) {
+	if url == "" {
+		return nil, inputErrorf("--database (or KENSA_DATABASE): a PostgreSQL URL is needed; scripts/postgres.sh start prints one for a local test cluster")
+	}
+	return store.Open(ctx, url, store.Options{})
+}
+
+func runServer(ctx context.Context, o *serverOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	switch o.Role {
+	case "api", "worker", "all":
+	default:
+		return inputErrorf("--role %q: want api, worker or all", o.Role)
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return inputErrorf("--tls-cert and --tls-key go together")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	st, err := openStore(ctx, o.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if o.AdminToken != "" {
+		if err := st.AddToken(ctx, "bootstrap-admin", o.AdminToken, []string{store.ScopeAdmin}); err != nil {
+			return err
+		}
+	}
+	dbFile, err := serverDBPath(o)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	if o.Role != "api" {
+		if o.Workers < 1 {
+			return inputErrorf("--workers %d: want at least 1", o.Workers)
+		}
+		host, _ := os.Hostname()
+		for i := range o.Workers {
+			w := server.NewWorker(st, server.WorkerOptions{
+				ID: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), i), DBPath: dbFile,
+				Lease: o.Lease, JobTimeout: o.JobTimeout, Insecure: o.Insecure, Log: log,
+			})
+			wg.Add(1)
+			go func() { defer wg.Done(); w.Run(ctx) }() //nolint:errcheck // Run returns nil when ctx ends
+		}
+	}
+	if o.Role != "worker" {
+		if dbFile != "" && o.WatchEvery > 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); server.WatchDB(ctx, st, dbFile, o.WatchEvery, log) }()
+		}
+		api := server.NewAPI(st, server.APIOptions{MaxUpload: o.MaxUpload, MaxAttempts: o.MaxAttempts, ToolVersion: Version, Log: log})
+		srv := &http.Server{Addr: o.Listen, Handler: api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+		ln, err := net.Listen("tcp", o.Listen)
+		if err != nil {
+			return fmt.Errorf("--listen %s: %w", o.Listen, err)
+		}
+		log.Info("kensa server listening", "addr", ln.Addr().String(), "role", o.Role)
+		go func() {
+			var err error
+			if o.TLSCert != "" {
+				err = srv.ServeTLS(ln, o.TLSCert, o.TLSKey)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx) //nolint:errcheck
+		}()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		stop()
+	}
+	wg.Wait()
+	return err
+}
+
+// serverDBPath is the vulnerability database file, or "" when there is
+// none yet (the workers then note that vulnerabilities were not matched).
+func serverDBPath(o *serverOptions) (string, error) {
+	cache := o.CacheDir
+	if cache == "" && o.DBPath == "" {
+		var err error
+		if cache, err = layerfs.DefaultCacheDir(); err != nil {
+			return "", err
+		}
+	}
+	p, err := dbPath(o.DBPath, cache)
+	if err != nil {
+		return "", err
+	}
+	db, err := vulndb.Open(p)
+	if err != nil {
+		if errors.Is(err, vulndb.ErrNoDB) && o.DBPath == "" {
+			return "", nil
+		}
+		return "", &InputError{Err: fmt.Errorf("--db %s: %w", p, err)}
+	}
+	db.Close()
+	return p, nil
+}
+
+func newServerTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens"}
+	var db, name string
+	var scopes []string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API token and print it (only its hash is stored)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := bindEnv(c); err != nil {
+				return &InputError{Err: err}
+			}
+			for _, s := range scopes {
+				if !store.ValidScope(s) {
+					return inputErrorf("--scope %q: want read, submit or admin", s)
+				}
+			}
+			st, err := openStore(c.Context(), db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tok, err := st.CreateToken(c.Context(), name, scopes)
+			if err != nil {
+				return &InputError{Err: err}
+			}
+			fmt.Fprintln(c.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	addDatabaseFlag(create, &db)
+	create.Flags().StringSliceVar(&scopes, "scope", []string{store.ScopeRead}, "scopes: read, submit, admin (comma-separated)")
+	create.Flags().StringVar(&name, "name", "cli", "what the token is for")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newServerMigrateCmd() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database schema migrations and print the schema version",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := bindEnv(c); err != nil {
+				return &InputError{Err: err}
+			}
+			st, err := openStore(c.Context(), db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v, err := st.SchemaVersion(c.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "schema version %d\n", v)
+			return nil
+		},
+	}
+	addDatabaseFlag(cmd, &db)
+	return cmd
+}

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/jackc/pgx/v5"
+	"github.com/kensa-sec/kensa/internal/server"
+	"github.com/kensa-sec/kensa/internal/server/store"
+	"github.com/kensa-sec/kensa/internal/testimages"
+	"github.com/kensa-sec/kensa/internal/vulndb"
+)
+
+// testDatabase creates a fresh database on KENSA_TEST_PG_URL's server
+// (scripts/postgres.sh) and returns its URL; it fails without one.
+func testDatabase(t *testing.T) string {
+	t.Helper()
+	admin := os.Getenv("KENSA_TEST_PG_URL")
+	if admin == "" {
+		t.Fatal("KENSA_TEST_PG_URL is not set: start PostgreSQL with `scripts/postgres.sh start` and export KENSA_TEST_PG_URL=$(scripts/postgres.sh url)")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	db := "kensa_cli_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(ctx, admin); err == nil {
+			c.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") //nolint:errcheck
+			c.Close(ctx)
+		}
+	})
+	u, _ := url.Parse(admin)
+	u.Path = "/" + db
+	return u.String()
+}
+
+// TestScanViaServerMatchesLocal scans the real leaky image through kensa
+// server (API, worker, PostgreSQL) with `kensa scan --server` and locally
+// with `kensa scan`: the JSON reports are identical but for the layers'
+// from_cache flags, and the table output too; without a token the client
+// is refused.
+func TestScanViaServerMatchesLocal(t *testing.T) {
+	dir := isolate(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	ctx := context.Background()
+	idx, err := layout.ImageIndexFromPath(testimages.Path(t, testimages.Leaky, testimages.FormLayout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := httptest.NewServer(registry.New())
+	defer reg.Close()
+	ref := strings.TrimPrefix(reg.URL, "http://") + "/team/leaky:1"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	dbFile := filepath.Join(dir, "kensa.db")
+	if _, err := vulndb.Import(vulndb.ImportOptions{DBPath: dbFile, Paths: []string{filepath.Join(cliTestdata, "..", "..", "vulndb", "testdata", "osv", "Debian")}, Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, testDatabase(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tok, err := st.CreateToken(ctx, "test", []string{store.ScopeSubmit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(server.NewAPI(st, server.APIOptions{}))
+	defer api.Close()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go server.NewWorker(st, server.WorkerOptions{DBPath: dbFile, Poll: 20 * time.Millisecond}).Run(wctx) //nolint:errcheck
+
+	for _, format := range []string{"json", "table"} {
+		code, local, stderr := run(t, "scan", "--quiet", "--no-cache", "--db", dbFile, "-f", format, ref)
+		if code != 0 {
+			t.Fatalf("local scan: exit %d: %s", code, stderr)
+		}
+		code, remoteOut, stderr := run(t, "scan", "--quiet", "--server", api.URL, "--token", tok, "-f", format, ref)
+		if code != 0 {
+			t.Fatalf("server scan: exit %d: %s", code, stderr)
+		}
+		norm := regexp.MustCompile(`"from_cache": (true|false)`)
+		local, remoteOut = norm.ReplaceAllString(local, ""), norm.ReplaceAllString(remoteOut, "")
+		if local != remoteOut {
+			t.Errorf("%s: server scan differs from local scan\n--- local\n%s\n--- server\n%s", format, clip(local), clip(remoteOut))
+		}
+		if format == "json" && (!strings.Contains(local, `"kind": "vuln"`) || !strings.Contains(local, `"kind": "secret"`)) {
+			t.Errorf("the comparison should cover vulnerabilities and secrets:\n%s", clip(local))
+		}
+	}
+	code, _, stderr := run(t, "scan", "--quiet", "--server", api.URL, ref)
+	if code != ExitBadInput || !strings.Contains(stderr, "HTTP 401") {
+		t.Errorf("no token: exit %d, %s; want 2 and HTTP 401", code, stderr)
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 6000 {
+		return s[:6000] + "..."
+	}
+	return s
+}
