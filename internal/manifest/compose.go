@@ -56,12 +56,12 @@ func loadCompose(ctx context.Context, file string, data []byte, raw *yaml.Node, 
 		o.SkipInclude = true
 		o.Interpolate.LookupValue = lookupEnv
 	}
-	proj, err := loader.LoadWithContext(ctx, details, base)
+	proj, err := safeLoad(ctx, details, base)
 	if err != nil {
 		// Read it as written: no interpolation or validation. The note
 		// says so; a file that fails this way too is an error.
 		first := err
-		proj, err = loader.LoadWithContext(ctx, details, base, func(o *loader.Options) {
+		proj, err = safeLoad(ctx, details, base, func(o *loader.Options) {
 			o.SkipInterpolation = true
 			o.SkipValidation = true
 		})
@@ -95,6 +95,17 @@ func loadCompose(ctx context.Context, file string, data []byte, raw *yaml.Node, 
 		}
 	}
 	return nil
+}
+
+// safeLoad runs compose-go, turning a panic inside it (seen with fuzzed
+// input, e.g. a null network) into an error.
+func safeLoad(ctx context.Context, details types.ConfigDetails, opts ...func(*loader.Options)) (p *types.Project, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("compose-go failed on this file: %v", r)
+		}
+	}()
+	return loader.LoadWithContext(ctx, details, opts...)
 }
 
 // composeLines finds the line of a service's keys in the raw YAML.
@@ -198,6 +209,7 @@ func composeWorkload(file string, s types.ServiceConfig, cl composeLines) *Workl
 		w.HostMounts = append(w.HostMounts, Mount{HostPath: src, Target: v.Target, ReadOnly: v.ReadOnly, Line: line})
 	}
 	c := Container{Name: name, Line: ln()}
+	c.Built = s.Build != nil
 	if s.Image != "" {
 		c.Image = Str{Set: true, V: s.Image, Line: ln("image")}
 	}

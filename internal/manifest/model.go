@@ -68,6 +68,9 @@ type Container struct {
 	Init bool // a Kubernetes init container
 
 	Image Str
+	// Built is true when compose builds the image (`build:`): Image is
+	// then the local tag the build produces, not a pulled reference.
+	Built bool
 	// User is the user the process runs as: compose `user`, k8s
 	// runAsUser (pod-level value inherited when the container sets none).
 	User         Str
