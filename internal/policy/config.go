@@ -35,6 +35,8 @@ type Config struct {
 	DB DBConfig `yaml:"db"`
 	// Thresholds tune checks that compare a measure against a limit.
 	Thresholds Thresholds `yaml:"thresholds"`
+	// Trust configures signature verification and admission (trust.go).
+	Trust TrustConfig `yaml:"trust"`
 
 	overrides map[string]finding.Severity
 	lines     map[string]int // key → line, for Suppression.Source
@@ -114,6 +116,9 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	}
 	if cfg.DB.MaxAge < 0 {
 		return nil, fmt.Errorf("config %s: db.max_age must not be negative", name)
+	}
+	if err := cfg.Trust.validate(name, cfg.lines); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
