@@ -21,7 +21,7 @@ func init() {
 
 // newDiffCmd builds `kensa diff OLD NEW`.
 func newDiffCmd() *cobra.Command {
-	o := &scanOptions{}
+	o := &scanOptions{Trivy: trivyOptions{VulnTypes: vulnTypes}}
 	cmd := &cobra.Command{
 		Use:   "diff OLD NEW",
 		Short: "Compare two scans: findings added, removed and unchanged, and package version changes",
