@@ -130,6 +130,13 @@ func (b *builder) script(in *Instruction) *Script {
 	text := strings.Join(in.Args, " ")
 	if len(in.Heredocs) > 0 {
 		trimmed := strings.TrimSpace(text)
+		if interp, ok := heredocInterpreter(trimmed); ok {
+			// RUN <<EOT bash: the body is a script for that program.
+			if !isPOSIXShell(interp) {
+				return &Script{Text: in.Heredocs[0].Content, NotShell: true}
+			}
+			trimmed = "<<" // parsed below as the script itself
+		}
 		if strings.HasPrefix(trimmed, "<<") && !strings.ContainsAny(trimmed, " \t") {
 			// RUN <<EOF: the body is the script.
 			body := in.Heredocs[0].Content
@@ -167,6 +174,21 @@ func (b *builder) script(in *Instruction) *Script {
 	sc.parse(text, -1, 0)
 	b.finish(sc)
 	return sc
+}
+
+// heredocInterpreter recognises `<<EOT prog [-flags]`, a heredoc fed to
+// one program as its script, and returns the program.
+func heredocInterpreter(s string) (string, bool) {
+	fs := strings.Fields(s)
+	if len(fs) < 2 || !strings.HasPrefix(fs[0], "<<") || strings.HasPrefix(fs[1], "<") || strings.HasPrefix(fs[1], ">") {
+		return "", false
+	}
+	for _, f := range fs[2:] {
+		if !strings.HasPrefix(f, "-") {
+			return "", false
+		}
+	}
+	return fs[1], true
 }
 
 // finish moves sc's commands, and their arguments, out of the builder's

@@ -541,11 +541,17 @@ func checkWorkdir(c *Context) {
 				fmt.Sprintf("Use an absolute path, e.g. `WORKDIR /%s`.", strings.TrimPrefix(w, "./")))
 		}
 	}
+	// A RUN that starts with `cd DIR` uses cd as a WORKDIR; a cd later in
+	// a build script (into an unpacked source tree, say) is the script's
+	// business, and WORKDIR would not replace it.
 	runs(c.File.Stages, func(_ *df.Stage, in *df.Instruction, sc *df.Script) {
 		for i := range sc.Commands {
 			cmd := &sc.Commands[i]
-			if cmd.Name() != "cd" || cmd.Subst || cmd.InSubshell || cmd.Parent >= 0 {
+			if cmd.Subst || cmd.InSubshell || cmd.Parent >= 0 {
 				continue
+			}
+			if cmd.Name() != "cd" {
+				return
 			}
 			dir := ""
 			if len(cmd.Args) > 1 {

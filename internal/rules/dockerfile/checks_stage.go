@@ -51,7 +51,13 @@ func checkRootUser(c *Context) {
 	u := lastUser(c)
 	if u == nil {
 		root := fs.Root()
-		if root.Base.Scratch || baseRunsNonRoot(root.Base) || root.Base.Unresolved {
+		if baseRunsNonRoot(root.Base) || root.Base.Unresolved {
+			return
+		}
+		if root.Base.Scratch {
+			// No user database, but the process still runs as uid 0.
+			c.Report("KS-DF-001", fs.From, fmt.Sprintf("%s (FROM scratch) sets no USER: the process runs as uid 0 (root)", finalName(fs)),
+				"Add `USER 65534:65534` (nobody; no /etc/passwd needed) at the end of the final stage, and `COPY --chown=65534:65534` what the process must write.")
 			return
 		}
 		c.Report("KS-DF-001", fs.From, fmt.Sprintf("%s (FROM %s) sets no USER: the container runs as root", finalName(fs), fs.From.Args[0]),

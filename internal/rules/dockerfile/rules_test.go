@@ -21,11 +21,13 @@ var cases = map[string]ruleCase{
 			"FROM debian:12\nUSER app\nUSER root\n",
 			"FROM golang:1.22 AS b\nUSER 1000\nFROM debian:12\nCOPY --from=b /x /x\n",
 			"FROM debian:12\nUSER 0:0\n",
+			// scratch has no users, but the process runs as uid 0.
+			"FROM scratch\nCOPY app /app\n",
 		},
 		neg: []string{
 			"FROM debian:12\nUSER root\nRUN apt-get update\nUSER 1000\n",
 			"FROM gcr.io/distroless/static:nonroot\nCOPY app /app\n",
-			"FROM scratch\nCOPY app /app\n",
+			"FROM scratch\nCOPY app /app\nUSER 65534:65534\n",
 			"FROM debian:12 AS base\nUSER app\nFROM base\nRUN true\n",
 		},
 	},
@@ -61,12 +63,17 @@ var cases = map[string]ruleCase{
 			"FROM debian:12\nRUN apt-get update && apt-get install -y curl\n",
 			"FROM debian:12\nRUN set -e; \\\n  if true; then apt-get install -y git; fi\n",
 			"FROM debian:12\nRUN DEBIAN_FRONTEND=noninteractive apt install -y vim\n",
+			// A heredoc script fed to bash is the script.
+			"FROM debian:12\nRUN <<EOT bash\n    set -ex\n    apt-get update\n    apt-get install -y git\nEOT\n",
+			"FROM debian:12\nRUN <<EOT /bin/sh -e\napt-get install -y git\nEOT\n",
 		},
 		neg: []string{
 			"FROM debian:12\nRUN apt-get install -y --no-install-recommends curl\n",
 			"FROM debian:12\nRUN echo 'APT::Install-Recommends \"false\";' > /etc/apt/apt.conf.d/00norec\nRUN apt-get install -y curl\n",
 			"FROM debian:12\nRUN echo apt-get install -y curl is bad\n",
 			"FROM debian:12\nRUN apt-get install -y -o APT::Install-Recommends=false curl\n",
+			// A heredoc fed to python is not shell.
+			"FROM debian:12\nRUN <<EOT python3\nprint('apt-get install -y git')\nEOT\n",
 		},
 	},
 	"KS-DF-007": {
@@ -190,8 +197,10 @@ var cases = map[string]ruleCase{
 		neg: []string{"FROM debian:12\nRUN chmod 1777 /tmp\n", "FROM debian:12\nRUN chmod 755 /app && chmod u+w /x\n", "FROM debian:12\nRUN chmod +x /entrypoint.sh\n", "FROM debian:12\nRUN chmod a+rwxt /scratch\n"},
 	},
 	"KS-DF-023": {
-		pos: []string{"FROM debian:12\nWORKDIR app\n", "FROM debian:12\nRUN cd /src && make\n", "FROM debian:12\nWORKDIR /app\nWORKDIR sub/dir\n"},
-		neg: []string{"FROM debian:12\nWORKDIR /app\n", "FROM debian:12\nRUN (cd /src && make)\n", "FROM debian:12\nARG HOME=/home/app\nWORKDIR $HOME\n", "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nWORKDIR C:\\\\app\n"},
+		pos: []string{"FROM debian:12\nWORKDIR app\n", "FROM debian:12\nRUN cd /src && make\n", "FROM debian:12\nWORKDIR /app\nWORKDIR sub/dir\n", "FROM debian:12\nRUN cd build; cmake .. && make\n"},
+		neg: []string{"FROM debian:12\nWORKDIR /app\n", "FROM debian:12\nRUN (cd /src && make)\n",
+			// cd into a tree the same script unpacked: WORKDIR cannot replace it.
+			"FROM debian:12\nRUN mkdir -p /usr/src/py && tar -xf py.tgz -C /usr/src/py && cd /usr/src/py && ./configure && make && cd / && rm -rf /usr/src/py\n", "FROM debian:12\nARG HOME=/home/app\nWORKDIR $HOME\n", "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nWORKDIR C:\\\\app\n"},
 	},
 	"KS-DF-024": {
 		pos: []string{"FROM debian:12\nCMD python app.py\n", "FROM debian:12\nENTRYPOINT /entrypoint.sh\n", "FROM debian:12 AS base\nCMD node server.js\nFROM base\n"},
