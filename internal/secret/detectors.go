@@ -166,6 +166,12 @@ func Detectors() []*Detector {
 			Keywords: []string{"dop_v1_", "doo_v1_", "dor_v1_"},
 			Pattern:  regexp.MustCompile(`\b(do[opr]_v1_[a-f0-9]{64})\b`),
 			Validate: func(s []byte) bool { return entropy(s[7:]) > 3.0 }},
+		{Type: "age-secret-key", Before: 1, After: 80, Title: "age secret key", Severity: sevC,
+			Help:     "An age (age-encryption.org) X25519 identity: AGE-SECRET-KEY-1 and 58 bech32 characters. It decrypts every file encrypted to its recipient.",
+			Fix:      "Treat the identity as leaked: generate a new one (`age-keygen`), re-encrypt what the old recipient could read, remove the key from the image and mount it at runtime.",
+			Keywords: []string{"AGE-SECRET-KEY-1"},
+			Pattern:  regexp.MustCompile(`\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b`),
+			Validate: func(s []byte) bool { return entropy(s[16:]) > 3.5 }},
 		{Type: "databricks", Before: 1, After: 40, Title: "Databricks access token", Severity: sevH,
 			Help:     "A Databricks personal access token (dapi + 32 hex).",
 			Fix:      fix("Databricks token (User settings > Access tokens)"),
@@ -183,8 +189,7 @@ func Detectors() []*Detector {
 			Fix:      "Remove the credentials from the URL; use a credential helper, a netrc mounted at build time (`RUN --mount=type=secret`) or a runtime secret, and change the password.",
 			Keywords: []string{"://"},
 			NeedAny:  "@", // the user:password@ part
-			Pattern:  regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s@/'"<>]{3,128})@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*`),
-			Validate: validURLPassword},
+			Find:     findURLPassword},
 		{Type: "generic-password", Before: 1, After: 200, Title: "Password or secret assigned in text", Severity: sevH,
 			Help:     "A password/secret/token/API-key keyword assigned a random-looking value (Shannon entropy above the threshold, placeholders and variable references excluded).",
 			Fix:      rotate,
@@ -309,6 +314,35 @@ func validJWT(s []byte) bool {
 
 // validURLPassword rejects placeholders, variable references and
 // documentation hosts in scheme://user:password@host.
+var reURLPassword = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s@/'"<>]{3,128})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)`)
+
+// findURLPassword finds the password of scheme://user:password@host URLs
+// whose password passes validURLPassword and whose host is not reserved
+// for documentation (RFC 2606 / RFC 6761: example.com, *.example,
+// *.test, *.invalid): `https://abc:xyz@example.com` in an API manual is
+// not a credential.
+func findURLPassword(w []byte) [][2]int {
+	var out [][2]int
+	for _, m := range reURLPassword.FindAllSubmatchIndex(w, -1) {
+		if !validURLPassword(w[m[2]:m[3]]) || documentationHost(string(w[m[4]:m[5]])) {
+			continue
+		}
+		out = append(out, [2]int{m[2], m[3]})
+	}
+	return out
+}
+
+// documentationHost reports whether host is a name reserved for examples.
+func documentationHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range []string{"example.com", "example.net", "example.org", "example", "test", "invalid"} {
+		if h == d || strings.HasSuffix(h, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
 func validURLPassword(pass []byte) bool {
 	p := string(pass)
 	if strings.ContainsAny(p, "$%{}*") || IsPlaceholder(p) {

@@ -102,7 +102,12 @@ func detectorCases() []detectorCase {
 			[]string{"hvs.short", "hvs." + strings.Repeat("ab", 30), "hvs" + rnd(csAlnum, 90)}},
 		{"basic-auth-in-url",
 			[]string{"git clone https://deploy:" + rnd(csAlnum, 16) + "@git.internal.corp/repo.git", "DATABASE_URL=postgres://app:" + rnd(csAlnum, 12) + "@db:5432/app", "pip install --index-url https://ci:" + rnd(csAlnum, 20) + "@pypi.corp.io/simple pkg"},
-			[]string{"https://user:${PASSWORD}@host.io", "https://user:password@host.io", "https://docs.host.io/path", "http://user:pass@host.io"}},
+			[]string{"https://user:${PASSWORD}@host.io", "https://user:password@host.io", "https://docs.host.io/path", "http://user:pass@host.io",
+				// Hosts reserved for documentation (RFC 2606, 6761).
+				"new URL('https://abc:xyz@example.com')", "http://admin:" + rnd(csAlnum, 12) + "@sub.example.org/x", "ftp://u:" + rnd(csAlnum, 10) + "@files.test"}},
+		{"age-secret-key",
+			[]string{"AGE-SECRET-KEY-1" + rnd("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58), "# created: 2026-01-01\nAGE-SECRET-KEY-1" + rnd("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58) + "\n", "SOPS_AGE_KEY=AGE-SECRET-KEY-1" + rnd("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58)},
+			[]string{"AGE-SECRET-KEY-1" + rnd("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 57), "AGE-SECRET-KEY-1" + strings.Repeat("Q", 58), "age1" + rnd("qpzry9x8gf2tvdw0s3jn54khce6mua7l", 58)}},
 		{"generic-password",
 			[]string{`password = "q8Zr!v2LmX9p"`, "DB_SECRET: Vt7qLm2Xr9Zp", "api_key=" + rnd(csHex, 24), `"client_secret": "` + rnd(csAlnum, 24) + `"`},
 			[]string{`password = "changeme"`, "password: ${DB_PASSWORD}", "password = get_password()", `token = "aaaaaaaaaaaa"`, "secret: mysecretword", "password_file = /run/secrets/db"}},
