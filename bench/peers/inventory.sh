@@ -38,12 +38,21 @@ def comps(path):
             p = c.get("purl")
             if p and p.startswith("pkg:"):
                 typ, rest = p[4:].split("/", 1)
-                rest = rest.split("?")[0].split("#")[0]
+                rest, _, frag = rest.partition("#")
+                rest, _, query = rest.partition("?")
                 name, _, ver = rest.rpartition("@")
                 name = urllib.parse.unquote(name)
+                ver = urllib.parse.unquote(ver)
+                # Trivy puts a Debian epoch in a qualifier, kensa and Syft
+                # in the version ("1:2.3"): compare in the version form.
+                q = urllib.parse.parse_qs(query)
+                if "epoch" in q and q["epoch"][0] not in ("", "0") and ":" not in ver:
+                    ver = q["epoch"][0] + ":" + ver
+                # Go module versions: kensa keeps the "v", Syft drops it.
+                if typ == "golang" and ver.startswith("v"): ver = ver[1:]
                 if typ in ("deb", "rpm", "apk"): name = name.split("/")[-1]
                 if typ == "pypi": name = name.lower().replace("_", "-")
-                out.add((typ, name, urllib.parse.unquote(ver)))
+                out.add((typ, name, ver))
             walk(c.get("components"))
     walk(json.load(open(path)).get("components"))
     return out
@@ -68,6 +77,9 @@ for n in names:
         for t in have:
             for p in sorted(only[t])[:15]:
                 details.append(f"{n} {typ}: only {t}: {p[1]} {p[2]}")
-        # Same name, other version across tools.
+            if len(have) == 3:
+                others = [per[o] for o in have if o != t]
+                for p in sorted(set.intersection(*others) - per[t])[:15]:
+                    details.append(f"{n} {typ}: all but {t}: {p[1]} {p[2]}")
 for d in details: print(d)
 PY

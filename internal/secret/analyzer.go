@@ -46,7 +46,7 @@ func Analyzer(opts Options) layerfs.Analyzer {
 type analyzer struct{ opts Options }
 
 func (a *analyzer) Name() string { return "secret" }
-func (a *analyzer) Version() int { return 4 }
+func (a *analyzer) Version() int { return 5 }
 
 func (a *analyzer) Wants(p string, size int64, mode fs.FileMode) bool {
 	if !mode.IsRegular() || size <= 0 || a.opts.MaxFileSize > 0 && size > a.opts.MaxFileSize {

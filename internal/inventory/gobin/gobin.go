@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/kensa-sec/kensa/internal/inventory"
 )
@@ -68,7 +69,7 @@ func FromBuildInfo(path string, bi *debug.BuildInfo) []inventory.Package {
 		}
 		out = append(out, NewPackage(mod, version, path))
 	}
-	add(bi.Main.Path, bi.Main.Version)
+	add(bi.Main.Path, mainVersion(bi))
 	for _, d := range bi.Deps {
 		if d.Replace != nil {
 			// A replacement by a local directory has no version: it is
@@ -82,6 +83,29 @@ func FromBuildInfo(path string, bi *debug.BuildInfo) []inventory.Package {
 		out = append(out, NewPackage("stdlib", "v"+v, path))
 	}
 	return out
+}
+
+// mainVersion is the main module's version; for a build outside a module
+// proxy ("(devel)") with VCS stamping, the pseudo-version of the stamped
+// commit (v0.0.0-<commit time>-<12 hex>), as `go list -m` would name it.
+func mainVersion(bi *debug.BuildInfo) string {
+	if bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	var rev, at string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		}
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	if len(rev) < 12 || err != nil {
+		return ""
+	}
+	return "v0.0.0-" + t.UTC().Format("20060102150405") + "-" + rev[:12]
 }
 
 // GoVersion turns a toolchain string such as "go1.22.1 X:boringcrypto" into

@@ -146,3 +146,22 @@ func FuzzGoBinary(f *testing.F) {
 		}
 	})
 }
+
+// TestMainModulePseudoVersion: a main module built outside a proxy is
+// "(devel)"; with VCS stamping it is listed at the stamped commit's
+// pseudo-version, without it not at all.
+func TestMainModulePseudoVersion(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "example.com/app", Version: "(devel)"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "96ad72a81cec5b2e0f7a1c3d4e5f60718293a4b5"}, {Key: "vcs.time", Value: "2026-12-02T18:22:27Z"}}}
+	var got []string
+	for _, p := range FromBuildInfo("/app", bi) {
+		got = append(got, p.Name+"@"+p.Version)
+	}
+	if strings.Join(got, ",") != "example.com/app@0.0.0-20261202182227-96ad72a81cec,stdlib@1.26.8" {
+		t.Errorf("got %v", got)
+	}
+	bi.Settings = nil
+	if ps := FromBuildInfo("/app", bi); len(ps) != 1 || ps[0].Name != "stdlib" {
+		t.Errorf("without VCS stamping: %+v", ps)
+	}
+}
