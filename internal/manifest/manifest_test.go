@@ -21,7 +21,7 @@ func loadAll(t *testing.T, path string) ([]*Workload, *Stats) {
 
 func TestKubernetesStream(t *testing.T) {
 	ws, st := loadAll(t, "testdata/k8s-multi.yaml")
-	if len(ws) != 2 || st.Objects != 3 || len(st.Skips) != 1 || st.Skips[0].Kind != "ConfigMap" || st.Skips[0].Line != 6 {
+	if len(ws) != 2 || st.Objects != 2 || len(st.Skips) != 1 || st.Skips[0].Kind != "ConfigMap" || st.Skips[0].Line != 6 {
 		t.Fatalf("workloads %d, stats %+v", len(ws), st)
 	}
 	d := ws[0]
