@@ -22,7 +22,7 @@ type memFS struct {
 	files map[string][]byte
 }
 
-func (m memFS) Stat(p string) (Node, bool)        { n, ok := m.nodes[p]; return n, ok }
+func (m memFS) Stat(p string) (Node, bool)       { n, ok := m.nodes[p]; return n, ok }
 func (m memFS) ReadFile(p string) ([]byte, bool) { b, ok := m.files[p]; return b, ok }
 func (m memFS) Walk(fn func(string, Node) bool) {
 	ps := make([]string, 0, len(m.nodes))
