@@ -63,7 +63,11 @@ mapfile -t caps < <(sed -n 's/^ *--cap-add \([A-Z_]*\).*/\1/p' "$work/profile.tx
 # Root filesystem of the image, for the util-linux fallback.
 ctr=$("${B[@]}" from -q localhost/nginx-debian:latest 2>/dev/null || "${B[@]}" from -q "docker-archive:$archive")
 rootfs=$("${B[@]}" mount "$ctr")
-cleanup() { "${B[@]}" umount "$ctr" >/dev/null 2>&1 || true; "${B[@]}" rm "$ctr" >/dev/null 2>&1 || true; }
+cleanup() {
+  "${B[@]}" umount "$ctr" >/dev/null 2>&1 || true; "${B[@]}" rm "$ctr" >/dev/null 2>&1 || true
+  # podman leaves its storage's overlay folder mounted.
+  if mountpoint -q "$work/podman-root/overlay" 2>/dev/null; then umount "$work/podman-root/overlay" || true; fi
+}
 trap cleanup EXIT
 
 # run_sandbox WITH_TMPFS: starts nginx with the profile in new namespaces
