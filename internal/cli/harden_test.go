@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,5 +41,31 @@ func TestHardenTestImages(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "harden", "--format", "helm", testimages.Path(t, testimages.Gobin, testimages.FormDocker)); code != 2 || !strings.Contains(stderr, `unknown format "helm"`) {
 		t.Errorf("bad format: exit %d, %s", code, stderr)
+	}
+}
+
+// TestScanManifestWithImage: a compose file next to the image it runs is
+// compared with the image's hardened profile: root instead of the image's
+// user, and a read-only root without the tmpfs mounts the image needs.
+func TestScanManifestWithImage(t *testing.T) {
+	dir := isolate(t)
+	linkOrCopy(t, testimages.Path(t, testimages.Gobin, testimages.FormDocker), filepath.Join(dir, "gobin.docker.tar"))
+	dfWrite(t, dir, "compose.yaml", "services:\n  app:\n    image: registry.example/gobin:1.0\n    user: root\n    read_only: true\n    tmpfs: [/tmp]\n    cap_add: [CHOWN]\n")
+	rep := scanJSON(t, "--scanners", "misconfig", dir)
+	wantAt(t, rep, "KS-RT-025 compose.yaml:4", "KS-RT-026 compose.yaml:5", "KS-RT-025 compose.yaml:7")
+	for _, f := range rep.Findings {
+		if f.ID == "KS-RT-026" && (!strings.Contains(f.Message, "/run, /var/tmp") || strings.Contains(f.Message, "on /tmp") || !strings.Contains(f.Fix, "- /run:mode=1777")) {
+			t.Errorf("KS-RT-026 %q fix %q", f.Message, f.Fix)
+		}
+		if f.ID == "KS-RT-025" && f.Location.Line == 4 && !strings.Contains(f.Message, "runs as 65534:65534") {
+			t.Errorf("KS-RT-025 %q", f.Message)
+		}
+	}
+	// Another image in the manifest: not compared.
+	dfWrite(t, dir, "compose.yaml", "services:\n  app:\n    image: nginx:1.27\n    read_only: true\n")
+	for _, f := range scanJSON(t, "--scanners", "misconfig", dir).Findings {
+		if f.ID == "KS-RT-025" || f.ID == "KS-RT-026" {
+			t.Errorf("compared an unrelated image: %+v", f)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -85,8 +86,18 @@ func scanManifests(ctx context.Context, o *scanOptions, target, base string, fil
 	if list := p.TrustedRegistries(); len(list) > 0 {
 		opts.IsTrusted, opts.TrustedRegistries = p.Trusted, list
 	}
-	chk := rtrules.New(opts)
 	rep := finding.NewReport(target, string(targetManifest))
+	if base != "" {
+		pf, note, err := folderProfile(ctx, o, base)
+		if err != nil {
+			return nil, err
+		}
+		opts.ProfileFor = pf
+		if note != "" {
+			rep.Notes = append(rep.Notes, note)
+		}
+	}
+	chk := rtrules.New(opts)
 	objects := 0
 	for _, f := range files {
 		display := f
@@ -150,4 +161,52 @@ func scanFolderManifests(ctx context.Context, o *scanOptions, rep *finding.Repor
 	rep.Findings = append(rep.Findings, mrep.Findings...)
 	rep.Notes = append(rep.Notes, mrep.Notes...)
 	return nil
+}
+
+// folderProfile derives the hardened profile of the one image archive or
+// OCI layout in dir (as `kensa harden` does), so the manifests next to it
+// are compared with what the image needs (KS-RT-025/026). A container
+// matches when its image's repository name equals one of the archive's
+// names or the archive's file name.
+func folderProfile(ctx context.Context, o *scanOptions, dir string) (func(string) *rtrules.Profile, string, error) {
+	imgs := builtImages(dir)
+	if len(imgs) != 1 {
+		return nil, "", nil
+	}
+	ho := &scanOptions{Quiet: true, MaxFile: o.MaxFile, Platform: o.Platform}
+	hp, err := hardenProfile(ctx, ho, imgs[0], io.Discard)
+	if err != nil {
+		return nil, "", fmt.Errorf("image %s next to the manifests: %w", imgs[0], err)
+	}
+	keys := map[string]bool{imageKey(strings.TrimSuffix(strings.TrimSuffix(filepath.Base(imgs[0]), ".tar"), ".docker")): true}
+	keys[imageKey(strings.TrimSuffix(filepath.Base(imgs[0]), ".oci"))] = true
+	keys[imageKey(hp.Image)] = true
+	p := &rtrules.Profile{Image: hp.Image, UID: hp.UID, GID: hp.GID}
+	for _, w := range hp.Writable {
+		p.Writable = append(p.Writable, w.Path)
+	}
+	for _, c := range hp.CapAdd {
+		p.CapAdd = append(p.CapAdd, c.Name)
+	}
+	for _, pt := range hp.Ports {
+		p.Ports = append(p.Ports, pt.Port)
+	}
+	note := fmt.Sprintf("manifests compared with the hardened profile of %s (%s): user %s, writable %s", imgs[0], hp.Image, hp.User(), strings.Join(p.Writable, " "))
+	return func(image string) *rtrules.Profile {
+		if keys[imageKey(image)] {
+			return p
+		}
+		return nil
+	}, note, nil
+}
+
+// imageKey is an image reference's repository base name, lower-cased
+// ("registry.example/team/web:1.2@sha256:..." → "web").
+func imageKey(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		ref = ref[i+1:]
+	}
+	ref, _, _ = strings.Cut(ref, ":")
+	return strings.ToLower(ref)
 }

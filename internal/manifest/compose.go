@@ -194,6 +194,17 @@ func composeWorkload(file string, s types.ServiceConfig, cl composeLines) *Workl
 	w.HostNetwork = Bool{Set: s.NetworkMode != "", V: s.NetworkMode == "host", Line: ln("network_mode")}
 	w.HostPID = Bool{Set: s.Pid != "", V: s.Pid == "host", Line: ln("pid")}
 	w.HostIPC = Bool{Set: s.Ipc != "", V: s.Ipc == "host", Line: ln("ipc")}
+	var mountPaths []Str
+	for _, v := range s.Volumes {
+		if v.Target != "" {
+			mountPaths = append(mountPaths, Str{Set: true, V: v.Target, Line: ln("volumes")})
+		}
+	}
+	for _, t := range s.Tmpfs {
+		target, _, _ := strings.Cut(t, ":")
+		line := cl.itemLine(name, "tmpfs", func(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && strings.HasPrefix(n.Value, target) })
+		mountPaths = append(mountPaths, Str{Set: true, V: target, Line: line})
+	}
 	for i, v := range s.Volumes {
 		if v.Type != types.VolumeTypeBind {
 			continue
@@ -208,7 +219,7 @@ func composeWorkload(file string, s types.ServiceConfig, cl composeLines) *Workl
 		_ = i
 		w.HostMounts = append(w.HostMounts, Mount{HostPath: src, Target: v.Target, ReadOnly: v.ReadOnly, Line: line})
 	}
-	c := Container{Name: name, Line: ln()}
+	c := Container{Name: name, Line: ln(), MountPaths: mountPaths}
 	c.Built = s.Build != nil
 	if s.Image != "" {
 		c.Image = Str{Set: true, V: s.Image, Line: ln("image")}

@@ -241,6 +241,11 @@ func readContainer(cn *yaml.Node, off int) Container {
 		}
 		c.Ports = append(c.Ports, port)
 	}
+	for _, vm := range items(pathV(cn, "volumeMounts")) {
+		if mp := strAt(vm, off, "mountPath"); mp.Set {
+			c.MountPaths = append(c.MountPaths, mp)
+		}
+	}
 	for _, probe := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
 		if pk, _ := lookup(cn, probe); pk != nil {
 			c.Probe = Bool{Set: true, V: true, Line: off + pk.Line}
