@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -42,6 +43,11 @@ func loadCompose(ctx context.Context, file string, data []byte, raw *yaml.Node, 
 			unset = append(unset, k)
 		}
 		return "", true // read as empty, so ${X:-default} takes its default
+	}
+	// compose-go logs a warning for the obsolete top-level `version` on the
+	// process's stderr; blank that line (line numbers stay) instead.
+	if k, v := lookup(raw, "version"); k != nil && v != nil && v.Kind == yaml.ScalarNode && v.Line == k.Line && k.Column == 1 {
+		data = blankLine(data, k.Line)
 	}
 	details := types.ConfigDetails{
 		WorkingDir:  dir,
@@ -316,4 +322,24 @@ func composeWorkload(file string, s types.ServiceConfig, cl composeLines) *Workl
 	}
 	w.Containers = []Container{c}
 	return w
+}
+
+// blankLine returns a copy of data with line n (1-based) replaced by "#".
+func blankLine(data []byte, n int) []byte {
+	start := 0
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(data[start:], '\n')
+		if j < 0 {
+			return data
+		}
+		start += j + 1
+	}
+	end := len(data)
+	if j := bytes.IndexByte(data[start:], '\n'); j >= 0 {
+		end = start + j
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, data[:start]...)
+	out = append(out, '#')
+	return append(out, data[end:]...)
 }

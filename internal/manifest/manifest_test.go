@@ -197,3 +197,16 @@ func TestLargeStream(t *testing.T) {
 		t.Errorf("last object at line %d, want %d", lastLine, want)
 	}
 }
+
+// TestComposeVersionLine: the obsolete top-level version is blanked before
+// compose-go sees it (no warning on stderr); lines stay.
+func TestComposeVersionLine(t *testing.T) {
+	var ws []*Workload
+	_, err := Load(context.Background(), "c.yaml", strings.NewReader("version: \"3.8\"\nservices:\n  web:\n    image: a:1\n"), Options{}, func(w *Workload) error { ws = append(ws, w); return nil })
+	if err != nil || len(ws) != 1 || ws[0].Line != 3 || ws[0].Containers[0].Image.Line != 4 {
+		t.Fatalf("err %v, %+v", err, ws)
+	}
+	if got := string(blankLine([]byte("a\nb\nc"), 2)); got != "a\n#\nc" {
+		t.Errorf("blankLine: %q", got)
+	}
+}
