@@ -69,3 +69,16 @@ func TestScanManifestWithImage(t *testing.T) {
 		}
 	}
 }
+
+// TestScanManifestProfileImage: --profile-image names the image to compare
+// a manifest with when it is not in the manifest's folder.
+func TestScanManifestProfileImage(t *testing.T) {
+	dir := isolate(t)
+	archive := testimages.Path(t, testimages.Gobin, testimages.FormDocker)
+	m := dfWrite(t, dir, "deploy/compose.yaml", "services:\n  app:\n    image: gobin:2\n    read_only: true\n")
+	rep := scanJSON(t, "--scanners", "misconfig", "--profile-image", archive, m)
+	wantAt(t, rep, "KS-RT-026 "+m+":4", "KS-RT-025 "+m+":2")
+	if code, _, stderr := run(t, "scan", "--profile-image", "no such.tar", m); code != 2 || !strings.Contains(stderr, "profile image no such.tar") {
+		t.Errorf("missing profile image: exit %d, %s", code, stderr)
+	}
+}

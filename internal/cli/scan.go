@@ -39,6 +39,9 @@ type scanOptions struct {
 	Insecure   bool
 	Rootfs     string
 	Dockerfile string // --dockerfile PATH for attribution
+	// ProfileImage is the image whose hardened profile manifests are
+	// compared with (KS-RT-025/026).
+	ProfileImage string
 	NoCache    bool
 	CacheDir   string
 	MaxFile    int64 // per-file content cap in bytes
@@ -125,6 +128,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
 	addImageSourceFlags(f, o)
 	f.StringVar(&o.Dockerfile, "dockerfile", "", "Dockerfile that built the image, to trace findings to its lines")
+	f.StringVar(&o.ProfileImage, "profile-image", "", "image (archive, layout or reference) whose hardened profile the scanned manifests are compared with (default: the one image archive in the manifests' folder)")
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")

@@ -87,7 +87,7 @@ func scanManifests(ctx context.Context, o *scanOptions, target, base string, fil
 		opts.IsTrusted, opts.TrustedRegistries = p.Trusted, list
 	}
 	rep := finding.NewReport(target, string(targetManifest))
-	if base != "" {
+	if base != "" || o.ProfileImage != "" {
 		pf, note, err := folderProfile(ctx, o, base)
 		if err != nil {
 			return nil, err
@@ -168,19 +168,32 @@ func scanFolderManifests(ctx context.Context, o *scanOptions, rep *finding.Repor
 // are compared with what the image needs (KS-RT-025/026). A container
 // matches when its image's repository name equals one of the archive's
 // names or the archive's file name.
+//
+// --profile-image IMAGE names the image instead (an archive, layout or
+// registry reference); its reference's repository name matches too.
 func folderProfile(ctx context.Context, o *scanOptions, dir string) (func(string) *rtrules.Profile, string, error) {
-	imgs := builtImages(dir)
+	var imgs []string
+	if o.ProfileImage != "" {
+		imgs = []string{o.ProfileImage}
+	} else if dir != "" {
+		imgs = builtImages(dir)
+	}
 	if len(imgs) != 1 {
 		return nil, "", nil
 	}
-	ho := &scanOptions{Quiet: true, MaxFile: o.MaxFile, Platform: o.Platform}
+	ho := &scanOptions{Quiet: true, MaxFile: o.MaxFile, Platform: o.Platform, Insecure: o.Insecure}
 	hp, err := hardenProfile(ctx, ho, imgs[0], io.Discard)
 	if err != nil {
-		return nil, "", fmt.Errorf("image %s next to the manifests: %w", imgs[0], err)
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return nil, "", &InputError{Err: fmt.Errorf("profile image %s: %w", imgs[0], err)}
+		}
+		return nil, "", fmt.Errorf("profile image %s: %w", imgs[0], err)
 	}
 	keys := map[string]bool{imageKey(strings.TrimSuffix(strings.TrimSuffix(filepath.Base(imgs[0]), ".tar"), ".docker")): true}
 	keys[imageKey(strings.TrimSuffix(filepath.Base(imgs[0]), ".oci"))] = true
 	keys[imageKey(hp.Image)] = true
+	keys[imageKey(imgs[0])] = true
 	p := &rtrules.Profile{Image: hp.Image, UID: hp.UID, GID: hp.GID}
 	for _, w := range hp.Writable {
 		p.Writable = append(p.Writable, w.Path)
