@@ -42,9 +42,9 @@ type scanOptions struct {
 	// ProfileImage is the image whose hardened profile manifests are
 	// compared with (KS-RT-025/026).
 	ProfileImage string
-	NoCache    bool
-	CacheDir   string
-	MaxFile    int64 // per-file content cap in bytes
+	NoCache      bool
+	CacheDir     string
+	MaxFile      int64 // per-file content cap in bytes
 
 	// Vulnerabilities.
 	DBPath        string
