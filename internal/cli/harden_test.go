@@ -75,9 +75,13 @@ func TestScanManifestWithImage(t *testing.T) {
 func TestScanManifestProfileImage(t *testing.T) {
 	dir := isolate(t)
 	archive := testimages.Path(t, testimages.Gobin, testimages.FormDocker)
-	m := dfWrite(t, dir, "deploy/compose.yaml", "services:\n  app:\n    image: gobin:2\n    read_only: true\n")
+	m := dfWrite(t, dir, "deploy/compose.yaml", "services:\n  app:\n    image: gobin:2\n    read_only: true\n  root:\n    image: gobin:2\n    user: \"0\"\n")
 	rep := scanJSON(t, "--scanners", "misconfig", "--profile-image", archive, m)
-	wantAt(t, rep, "KS-RT-026 "+m+":4", "KS-RT-025 "+m+":2")
+	wantAt(t, rep, "KS-RT-026 "+m+":4", "KS-RT-025 "+m+":7", "KS-RT-001 "+m+":7")
+	// gobin's config runs it as 65534: a service without user: is not root.
+	if got := at(rep); got["KS-RT-025 "+m+":2"] || got["KS-RT-001 "+m+":2"] {
+		t.Errorf("service without user: reported as root although the image runs as 65534: %v", got)
+	}
 	if code, _, stderr := run(t, "scan", "--profile-image", "no such.tar", m); code != 2 || !strings.Contains(stderr, "profile image no such.tar") {
 		t.Errorf("missing profile image: exit %d, %s", code, stderr)
 	}

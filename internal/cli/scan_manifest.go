@@ -194,7 +194,7 @@ func folderProfile(ctx context.Context, o *scanOptions, dir string) (func(string
 	keys[imageKey(strings.TrimSuffix(filepath.Base(imgs[0]), ".oci"))] = true
 	keys[imageKey(hp.Image)] = true
 	keys[imageKey(imgs[0])] = true
-	p := &rtrules.Profile{Image: hp.Image, UID: hp.UID, GID: hp.GID}
+	p := &rtrules.Profile{Image: hp.Image, UID: hp.UID, GID: hp.GID, ImageUser: hp.FromConfig}
 	for _, w := range hp.Writable {
 		p.Writable = append(p.Writable, w.Path)
 	}

@@ -63,6 +63,9 @@ type Profile struct {
 	UID, GID int
 	UserName string
 	UserWhy  string
+	// FromConfig is true when the image's config User already runs it as
+	// UID (non-root): a runtime that sets no user is not root.
+	FromConfig bool
 	// Writable are the tmpfs / emptyDir mounts the read-only root needs.
 	Writable []Writable
 	// CapAdd are the capabilities added back after dropping ALL.
@@ -278,11 +281,12 @@ func deriveUser(p *Profile, user string, passwd []passwdEntry, groups map[string
 					break
 				}
 			}
-			p.UID, p.GID, p.UserWhy = uid, gidOf(gid), fmt.Sprintf("the image config's User %q", user)
+			p.UID, p.GID, p.UserWhy, p.FromConfig = uid, gidOf(gid), fmt.Sprintf("the image config's User %q", user), true
 			return
 		}
 		if e, ok := byName(name); ok {
 			p.UID, p.GID, p.UserName, p.UserWhy = e.uid, gidOf(e.gid), e.name, fmt.Sprintf("the image config's User %q (/etc/passwd)", user)
+			p.FromConfig = true
 			return
 		}
 		p.Notes = append(p.Notes, fmt.Sprintf("the image config's User %q is not in /etc/passwd", user))

@@ -33,6 +33,9 @@ type Options struct {
 type Profile struct {
 	Image    string // the image it was derived from (for messages)
 	UID, GID int
+	// ImageUser is true when the image's config already runs it as
+	// UID:GID, so a compose service without `user:` is not root.
+	ImageUser bool
 	// Writable are the paths a read-only root needs mounted writable.
 	Writable []string
 	// CapAdd are the capabilities the image needs after dropping ALL.
@@ -182,12 +185,18 @@ func (c *Checker) checkContainer(w *manifest.Workload, ct *manifest.Container) {
 	name := who(w, ct)
 	compose := w.Format == manifest.FormatCompose
 
+	var prof *Profile
+	if c.opts.ProfileFor != nil && ct.Image.Set {
+		prof = c.opts.ProfileFor(ct.Image.V)
+	}
+
 	// KS-RT-001: root.
 	switch {
 	case ct.User.Set && isRootUser(ct.User.V):
 		c.add("KS-RT-001", w, ct.User.Line, fmt.Sprintf("%s runs as root (%s %s)", name, snippet(w, "user:", "runAsUser:"), ct.User.V),
 			snippet(w, "```yaml\n    user: \"10001:10001\"\n```", "```yaml\nsecurityContext:\n  runAsNonRoot: true\n  runAsUser: 10001\n```"))
-	case compose && !ct.User.Set:
+	case compose && !ct.User.Set && !(prof != nil && prof.ImageUser && prof.UID != 0):
+		// (With the image scanned too, its config User is known.)
 		c.add("KS-RT-001", w, w.Line, fmt.Sprintf("%s sets no user: it runs as the image's USER, root unless the image sets one", name),
 			"```yaml\n    user: \"10001:10001\"\n```\n(`kensa harden IMAGE` prints the image's non-root uid:gid)")
 	case !compose && !(ct.RunAsNonRoot.Set && ct.RunAsNonRoot.V) && !(ct.User.Set && ct.User.V != "" && !isRootUser(ct.User.V)):
@@ -200,10 +209,8 @@ func (c *Checker) checkContainer(w *manifest.Workload, ct *manifest.Container) {
 			"```yaml\nsecurityContext:\n  runAsNonRoot: true\n  runAsUser: 10001\n```")
 	}
 
-	if c.opts.ProfileFor != nil && ct.Image.Set {
-		if p := c.opts.ProfileFor(ct.Image.V); p != nil {
-			c.checkProfile(w, ct, p)
-		}
+	if prof != nil {
+		c.checkProfile(w, ct, prof)
 	}
 
 	// KS-RT-002: privileged.
@@ -384,7 +391,7 @@ func (c *Checker) checkProfile(w *manifest.Workload, ct *manifest.Container, p *
 	user := fmt.Sprintf("%d:%d", p.UID, p.GID)
 	if p.UID != 0 {
 		root := ct.User.Set && isRootUser(ct.User.V)
-		if compose && !ct.User.Set {
+		if compose && !ct.User.Set && !p.ImageUser {
 			root = true
 		}
 		if root {
