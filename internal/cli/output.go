@@ -114,7 +114,7 @@ func targetDirFor(kind targetKind, target string) string {
 	switch {
 	case err != nil:
 		return "" // a registry reference
-	case st.IsDir() && kind == targetDockerfile:
+	case st.IsDir() && (kind == targetDockerfile || kind == targetManifest):
 		return target
 	default:
 		return filepath.Dir(target)

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/kensa-sec/kensa/internal/baseline"
 	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/manifest"
 	"github.com/kensa-sec/kensa/internal/policy"
 	"github.com/kensa-sec/kensa/internal/source"
 	"github.com/spf13/cobra"
@@ -44,9 +45,12 @@ type scanOptions struct {
 	Rootfs     string
 	Dockerfile string // --dockerfile PATH for attribution
 	Base       string // --base IMAGE: the image this one was built on
-	NoCache    bool
-	CacheDir   string
-	MaxFile    int64 // per-file content cap in bytes
+	// ProfileImage is the image whose hardened profile manifests are
+	// compared with (KS-RT-025/026).
+	ProfileImage string
+	NoCache      bool
+	CacheDir     string
+	MaxFile      int64 // per-file content cap in bytes
 
 	// Vulnerabilities.
 	DBPath        string
@@ -65,6 +69,7 @@ type scanOptions struct {
 	policy    *policy.Policy   // loaded once by loadPolicy
 	color     bool             // table colours (terminal, NO_COLOR)
 	now       func() time.Time // clock for ignore expiry and SBOM times (tests)
+	stdin     io.Reader        // what TARGET "-" reads (the command's stdin)
 	// scannersSet is true when --scanners (or KENSA_SCANNERS) was given:
 	// an explicitly requested scanner that cannot run is an error, a
 	// default one is skipped with a warning.
@@ -95,7 +100,7 @@ func newScanCmd() *cobra.Command {
 	o := &scanOptions{}
 	cmd := &cobra.Command{
 		Use:   "scan TARGET",
-		Short: "Scan a Dockerfile, build context, image archive, OCI layout, registry image, rootfs or SBOM",
+		Short: "Scan a Dockerfile, build context, image archive, OCI layout, registry image, rootfs, SBOM or runtime manifest",
 		Long: `Scan detects what TARGET is and runs every applicable scanner:
   kensa scan .                          Dockerfile + build context in this folder
   kensa scan path/to/Dockerfile         one Dockerfile
@@ -104,6 +109,9 @@ func newScanCmd() *cobra.Command {
   kensa scan registry.example/app:1.2   image in a registry (docker config auth)
   kensa scan --rootfs ./rootfs          unpacked root filesystem
   kensa scan sbom.json                  CycloneDX or SPDX SBOM (vulnerabilities)
+  kensa scan compose.yaml               Docker Compose, Kubernetes or Knative/Cloud Run
+                                        manifest (a folder of them, or - for stdin:
+                                        helm template . | kensa scan -)
 
 Every flag can also be set with a KENSA_<FLAG> environment variable
 (e.g. KENSA_SEVERITY=HIGH,CRITICAL, KENSA_EXIT_CODE=1).`,
@@ -116,6 +124,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 			if o.Trivy.ListAllPkgs {
 				o.Scanners = scannersWithInventory(o.Scanners)
 			}
+			o.stdin = cmd.InOrStdin()
 			target := ""
 			if len(args) == 1 {
 				target = args[0]
@@ -137,6 +146,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	addImageSourceFlags(f, o)
 	f.StringVar(&o.Dockerfile, "dockerfile", "", "Dockerfile that built the image, to trace findings to its lines")
 	f.StringVar(&o.Base, "base", "", "the image's base image (archive, OCI layout or reference), to tell its findings from the image's own (default: the Dockerfile's FROM, else the org.opencontainers.image.base.name label)")
+	f.StringVar(&o.ProfileImage, "profile-image", "", "image (archive, layout or reference) whose hardened profile the scanned manifests are compared with (default: the one image archive in the manifests' folder)")
 	f.StringVar(&o.DBPath, "db", "", "vulnerability database file (default <cache-dir>/db/kensa.db)")
 	f.BoolVar(&o.IgnoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
@@ -208,6 +218,18 @@ func buildReport(ctx context.Context, o *scanOptions, target string, stderr io.W
 		if err == nil {
 			err = scanBuiltImage(ctx, o, rep, target, stderr)
 		}
+		if st, serr := os.Stat(target); err == nil && serr == nil && st.IsDir() {
+			err = scanFolderManifests(ctx, o, rep, target)
+		}
+	case targetManifest:
+		files, base := []string{target}, ""
+		if st, serr := os.Stat(target); target != "-" && serr == nil && st.IsDir() {
+			base = target
+			if files, err = manifestFiles(target); err != nil {
+				return nil, &InputError{Err: err}
+			}
+		}
+		rep, err = scanManifests(ctx, o, target, base, files)
 	case targetImage, targetRootfs:
 		rep, err = scanImage(ctx, o, kind, target, stderr)
 	case targetSBOM:
@@ -238,7 +260,10 @@ func detectTarget(o *scanOptions, target string) (targetKind, error) {
 		return targetRootfs, nil
 	}
 	if target == "" {
-		return "", inputErrorf("scan needs a TARGET (a Dockerfile, folder, image archive, OCI layout, image reference or SBOM) or --rootfs DIR")
+		return "", inputErrorf("scan needs a TARGET (a Dockerfile, folder, image archive, OCI layout, image reference, SBOM or manifest) or --rootfs DIR")
+	}
+	if target == "-" {
+		return targetManifest, nil
 	}
 	st, err := os.Stat(target)
 	switch {
@@ -249,7 +274,10 @@ func detectTarget(o *scanOptions, target string) (targetKind, error) {
 		if _, ok := findDockerfile(target); ok {
 			return targetDockerfile, nil
 		}
-		return "", inputErrorf("%s: folder holds neither a Dockerfile/Containerfile nor an OCI image layout", target)
+		if files, err := manifestFiles(target); err == nil && len(files) > 0 {
+			return targetManifest, nil
+		}
+		return "", inputErrorf("%s: folder holds no Dockerfile/Containerfile, OCI image layout, compose file or Kubernetes manifest", target)
 	case err == nil:
 		return sniffFile(target)
 	case errors.Is(err, fs.ErrNotExist):
@@ -317,6 +345,14 @@ func sniffFile(path string) (targetKind, error) {
 				return targetSBOM, nil
 			}
 		}
+	}
+	// YAML files are manifests (a broken one gets the YAML error, not
+	// "not a Dockerfile"); other names when their content says so.
+	if hasManifestExt(path) {
+		return targetManifest, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err == nil && manifest.Sniff(f) != "" {
+		return targetManifest, nil
 	}
 	return targetDockerfile, nil
 }

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -42,6 +43,11 @@ func loadCompose(ctx context.Context, file string, data []byte, raw *yaml.Node, 
 			unset = append(unset, k)
 		}
 		return "", true // read as empty, so ${X:-default} takes its default
+	}
+	// compose-go logs a warning for the obsolete top-level `version` on the
+	// process's stderr; blank that line (line numbers stay) instead.
+	if k, v := lookup(raw, "version"); k != nil && v != nil && v.Kind == yaml.ScalarNode && v.Line == k.Line && k.Column == 1 {
+		data = blankLine(data, k.Line)
 	}
 	details := types.ConfigDetails{
 		WorkingDir:  dir,
@@ -194,6 +200,17 @@ func composeWorkload(file string, s types.ServiceConfig, cl composeLines) *Workl
 	w.HostNetwork = Bool{Set: s.NetworkMode != "", V: s.NetworkMode == "host", Line: ln("network_mode")}
 	w.HostPID = Bool{Set: s.Pid != "", V: s.Pid == "host", Line: ln("pid")}
 	w.HostIPC = Bool{Set: s.Ipc != "", V: s.Ipc == "host", Line: ln("ipc")}
+	var mountPaths []Str
+	for _, v := range s.Volumes {
+		if v.Target != "" {
+			mountPaths = append(mountPaths, Str{Set: true, V: v.Target, Line: ln("volumes")})
+		}
+	}
+	for _, t := range s.Tmpfs {
+		target, _, _ := strings.Cut(t, ":")
+		line := cl.itemLine(name, "tmpfs", func(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && strings.HasPrefix(n.Value, target) })
+		mountPaths = append(mountPaths, Str{Set: true, V: target, Line: line})
+	}
 	for i, v := range s.Volumes {
 		if v.Type != types.VolumeTypeBind {
 			continue
@@ -208,7 +225,7 @@ func composeWorkload(file string, s types.ServiceConfig, cl composeLines) *Workl
 		_ = i
 		w.HostMounts = append(w.HostMounts, Mount{HostPath: src, Target: v.Target, ReadOnly: v.ReadOnly, Line: line})
 	}
-	c := Container{Name: name, Line: ln()}
+	c := Container{Name: name, Line: ln(), MountPaths: mountPaths}
 	c.Built = s.Build != nil
 	if s.Image != "" {
 		c.Image = Str{Set: true, V: s.Image, Line: ln("image")}
@@ -305,4 +322,24 @@ func composeWorkload(file string, s types.ServiceConfig, cl composeLines) *Workl
 	}
 	w.Containers = []Container{c}
 	return w
+}
+
+// blankLine returns a copy of data with line n (1-based) replaced by "#".
+func blankLine(data []byte, n int) []byte {
+	start := 0
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(data[start:], '\n')
+		if j < 0 {
+			return data
+		}
+		start += j + 1
+	}
+	end := len(data)
+	if j := bytes.IndexByte(data[start:], '\n'); j >= 0 {
+		end = start + j
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, data[:start]...)
+	out = append(out, '#')
+	return append(out, data[end:]...)
 }

@@ -11,6 +11,7 @@ import (
 // panic, and every workload's lines must lie inside the input.
 func fuzzLoad(t *testing.T, data []byte) {
 	lines := bytes.Count(data, []byte("\n")) + 1
+	_ = Sniff(bytes.NewReader(data))
 	lim := Limits{MaxDocumentBytes: 1 << 20, MaxExpandedNodes: 100_000, MaxComposeBytes: 1 << 20}
 	_, err := Load(context.Background(), "fuzz.yaml", bytes.NewReader(data), Options{Limits: lim, WorkingDir: "/nonexistent/kensa-fuzz"}, func(w *Workload) error {
 		if w.Line < 1 || w.Line > lines {

@@ -50,7 +50,6 @@ func kubeObjects(file string, root *yaml.Node, off int, st *Stats, fn func(*Work
 		}
 		return nil
 	}
-	st.Objects++
 	w := &Workload{File: file, Format: FormatKubernetes, Kind: kind}
 	nk, nv := path(root, "metadata", "name")
 	w.Name = scalar(nv)
@@ -98,6 +97,7 @@ func kubeObjects(file string, root *yaml.Node, off int, st *Stats, fn func(*Work
 		st.Skips = append(st.Skips, Skip{File: file, Line: w.Line, Kind: kind, Reason: "no pod spec"})
 		return nil
 	}
+	st.Objects++
 	w.SpecLine = off + spec.Line
 	if specKey != nil {
 		w.SpecLine = off + specKey.Line
@@ -240,6 +240,11 @@ func readContainer(cn *yaml.Node, off int) Container {
 			port.Line = off + ck.Line
 		}
 		c.Ports = append(c.Ports, port)
+	}
+	for _, vm := range items(pathV(cn, "volumeMounts")) {
+		if mp := strAt(vm, off, "mountPath"); mp.Set {
+			c.MountPaths = append(c.MountPaths, mp)
+		}
 	}
 	for _, probe := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
 		if pk, _ := lookup(cn, probe); pk != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Options configure loading.
@@ -27,7 +29,7 @@ type Options struct {
 type Stats struct {
 	Format    Format // format of the file (compose, or kubernetes for a stream)
 	Documents int
-	Objects   int // workload objects read (compose services, k8s objects)
+	Objects   int // workloads checked (compose services, k8s/Knative objects with a pod spec)
 	Skips     []Skip
 	Notes     []string
 }
@@ -170,17 +172,19 @@ func Sniff(r io.Reader) Format {
 		if err != nil {
 			return ""
 		}
-		root, err := decode("", d, Limits{}.withDefaults())
-		if err != nil {
+		// Only the top-level keys are looked at: no alias expansion check
+		// here (Load refuses YAML bombs with a proper error).
+		var root yaml.Node
+		if err := yaml.Unmarshal(d.data, &root); err != nil {
 			return ""
 		}
-		if root == nil {
+		if root.Kind == 0 {
 			continue
 		}
-		if isCompose(root) {
+		if isCompose(&root) {
 			return FormatCompose
 		}
-		if isKubeObject(deref(root)) {
+		if isKubeObject(deref(&root)) {
 			return FormatKubernetes
 		}
 		return ""

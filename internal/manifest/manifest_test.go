@@ -21,7 +21,7 @@ func loadAll(t *testing.T, path string) ([]*Workload, *Stats) {
 
 func TestKubernetesStream(t *testing.T) {
 	ws, st := loadAll(t, "testdata/k8s-multi.yaml")
-	if len(ws) != 2 || st.Objects != 3 || len(st.Skips) != 1 || st.Skips[0].Kind != "ConfigMap" || st.Skips[0].Line != 6 {
+	if len(ws) != 2 || st.Objects != 2 || len(st.Skips) != 1 || st.Skips[0].Kind != "ConfigMap" || st.Skips[0].Line != 6 {
 		t.Fatalf("workloads %d, stats %+v", len(ws), st)
 	}
 	d := ws[0]
@@ -195,5 +195,18 @@ func TestLargeStream(t *testing.T) {
 	}
 	if want := (n-1)*16 + 5; lastLine != want {
 		t.Errorf("last object at line %d, want %d", lastLine, want)
+	}
+}
+
+// TestComposeVersionLine: the obsolete top-level version is blanked before
+// compose-go sees it (no warning on stderr); lines stay.
+func TestComposeVersionLine(t *testing.T) {
+	var ws []*Workload
+	_, err := Load(context.Background(), "c.yaml", strings.NewReader("version: \"3.8\"\nservices:\n  web:\n    image: a:1\n"), Options{}, func(w *Workload) error { ws = append(ws, w); return nil })
+	if err != nil || len(ws) != 1 || ws[0].Line != 3 || ws[0].Containers[0].Image.Line != 4 {
+		t.Fatalf("err %v, %+v", err, ws)
+	}
+	if got := string(blankLine([]byte("a\nb\nc"), 2)); got != "a\n#\nc" {
+		t.Errorf("blankLine: %q", got)
 	}
 }

@@ -96,6 +96,9 @@ type Container struct {
 	ResourcesLine int
 	Env           []Env
 	Ports         []Port
+	// MountPaths are the container paths something is mounted on
+	// (volumes, binds, tmpfs; k8s volumeMounts).
+	MountPaths []Str
 	// Probe is set when the container has a liveness or readiness probe
 	// (compose: a healthcheck); V is false when it is explicitly disabled.
 	Probe Bool

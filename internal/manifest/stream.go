@@ -199,6 +199,11 @@ func decode(file string, d document, lim Limits) (*yaml.Node, error) {
 	if n.Kind == 0 {
 		return nil, nil
 	}
+	// Without a '*' there is no alias: the tree is no bigger than the
+	// (size-bounded) document, and the expansion walk can be skipped.
+	if bytes.IndexByte(d.data, '*') < 0 {
+		return &n, nil
+	}
 	if err := checkExpansion(&n, lim.MaxExpandedNodes); err != nil {
 		return nil, &Error{File: file, Line: d.offset + n.Line, Msg: err.Error()}
 	}

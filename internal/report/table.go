@@ -211,7 +211,9 @@ func (t *tableWriter) writeFinding(w io.Writer, f finding.Finding) {
 		fmt.Fprintf(w, "%salso %s\n", indent, relatedText(rel))
 	}
 	if f.Fix != "" {
-		fmt.Fprintf(w, "%s%s %s\n", indent, t.paint(ansiDim, "fix:"), f.Fix)
+		// Multi-line fixes (manifest snippets) stay under the finding.
+		fix := strings.ReplaceAll(strings.TrimRight(f.Fix, "\n"), "\n", "\n"+indent+"     ")
+		fmt.Fprintf(w, "%s%s %s\n", indent, t.paint(ansiDim, "fix:"), fix)
 	}
 }
 

@@ -23,6 +23,25 @@ type Options struct {
 	IsTrusted func(image string) bool
 	// TrustedRegistries is the configured list, for messages.
 	TrustedRegistries []string
+	// ProfileFor returns the hardened profile of the image a container
+	// runs, when that image was scanned too (nil: KS-RT-025/026 do not run).
+	ProfileFor func(image string) *Profile
+}
+
+// Profile is what an image needs at run time (see internal/harden): the
+// seam between the image pipeline and the manifest checks.
+type Profile struct {
+	Image    string // the image it was derived from (for messages)
+	UID, GID int
+	// ImageUser is true when the image's config already runs it as
+	// UID:GID, so a compose service without `user:` is not root.
+	ImageUser bool
+	// Writable are the paths a read-only root needs mounted writable.
+	Writable []string
+	// CapAdd are the capabilities the image needs after dropping ALL.
+	CapAdd []string
+	// Ports are the container ports the image exposes.
+	Ports []int
 }
 
 // Checker runs the checks over workloads one at a time (so a stream of
@@ -166,12 +185,18 @@ func (c *Checker) checkContainer(w *manifest.Workload, ct *manifest.Container) {
 	name := who(w, ct)
 	compose := w.Format == manifest.FormatCompose
 
+	var prof *Profile
+	if c.opts.ProfileFor != nil && ct.Image.Set {
+		prof = c.opts.ProfileFor(ct.Image.V)
+	}
+
 	// KS-RT-001: root.
 	switch {
 	case ct.User.Set && isRootUser(ct.User.V):
 		c.add("KS-RT-001", w, ct.User.Line, fmt.Sprintf("%s runs as root (%s %s)", name, snippet(w, "user:", "runAsUser:"), ct.User.V),
 			snippet(w, "```yaml\n    user: \"10001:10001\"\n```", "```yaml\nsecurityContext:\n  runAsNonRoot: true\n  runAsUser: 10001\n```"))
-	case compose && !ct.User.Set:
+	case compose && !ct.User.Set && !(prof != nil && prof.ImageUser && prof.UID != 0):
+		// (With the image scanned too, its config User is known.)
 		c.add("KS-RT-001", w, w.Line, fmt.Sprintf("%s sets no user: it runs as the image's USER, root unless the image sets one", name),
 			"```yaml\n    user: \"10001:10001\"\n```\n(`kensa harden IMAGE` prints the image's non-root uid:gid)")
 	case !compose && !(ct.RunAsNonRoot.Set && ct.RunAsNonRoot.V) && !(ct.User.Set && ct.User.V != "" && !isRootUser(ct.User.V)):
@@ -182,6 +207,10 @@ func (c *Checker) checkContainer(w *manifest.Workload, ct *manifest.Container) {
 		}
 		c.add("KS-RT-001", w, line, fmt.Sprintf("%s may run as root: %s", name, what),
 			"```yaml\nsecurityContext:\n  runAsNonRoot: true\n  runAsUser: 10001\n```")
+	}
+
+	if prof != nil {
+		c.checkProfile(w, ct, prof)
 	}
 
 	// KS-RT-002: privileged.
@@ -353,4 +382,101 @@ func maxSev(a, b finding.Severity) finding.Severity {
 // secretName turns an env name into a secret name (DB_PASSWORD → db-password).
 func secretName(env string) string {
 	return strings.ToLower(strings.ReplaceAll(env, "_", "-"))
+}
+
+// checkProfile runs KS-RT-025 and KS-RT-026 against the image's profile.
+func (c *Checker) checkProfile(w *manifest.Workload, ct *manifest.Container, p *Profile) {
+	name := who(w, ct)
+	compose := w.Format == manifest.FormatCompose
+	user := fmt.Sprintf("%d:%d", p.UID, p.GID)
+	if p.UID != 0 {
+		root := ct.User.Set && isRootUser(ct.User.V)
+		if compose && !ct.User.Set && !p.ImageUser {
+			root = true
+		}
+		if root {
+			line := ct.User.Line
+			if !ct.User.Set {
+				line = w.Line
+			}
+			c.add("KS-RT-025", w, line, fmt.Sprintf("%s runs %s as root, but the image runs as %s", name, p.Image, user),
+				snippet(w, fmt.Sprintf("```yaml\n    user: \"%s\"\n```", user), fmt.Sprintf("```yaml\nsecurityContext:\n  runAsNonRoot: true\n  runAsUser: %d\n  runAsGroup: %d\n```", p.UID, p.GID)))
+		}
+	}
+	need := map[string]bool{}
+	for _, cp := range p.CapAdd {
+		need[manifest.NormalizeCap(cp)] = true
+	}
+	for _, a := range ct.CapAdd {
+		if !need[a.V] && !dangerousCaps[a.V] { // dangerous ones are KS-RT-005
+			c.add("KS-RT-025", w, a.Line, fmt.Sprintf("%s adds capability %s, which %s does not need (it needs: %s)", name, a.V, p.Image, orDefault(strings.Join(p.CapAdd, ", "), "none")),
+				fmt.Sprintf("Remove %s from %s.", a.V, snippet(w, "cap_add", "capabilities.add")))
+		}
+	}
+	exposed := map[int]bool{}
+	for _, pt := range p.Ports {
+		exposed[pt] = true
+	}
+	for _, pt := range ct.Ports {
+		if pt.Container > 0 && len(p.Ports) > 0 && !exposed[pt.Container] {
+			c.add("KS-RT-025", w, pt.Line, fmt.Sprintf("%s publishes container port %d, which %s does not expose (it exposes %s)", name, pt.Container, p.Image, joinInts(p.Ports)),
+				"Publish only the ports the image exposes, or EXPOSE the port in the Dockerfile if the app really listens there.")
+		}
+	}
+	if ct.ReadOnlyRootFS.Set && ct.ReadOnlyRootFS.V {
+		var missing []string
+		for _, wp := range p.Writable {
+			covered := false
+			for _, m := range ct.MountPaths {
+				if under(wp, m.V) {
+					covered = true
+					break
+				}
+			}
+			if !covered {
+				missing = append(missing, wp)
+			}
+		}
+		if len(missing) > 0 {
+			var fix strings.Builder
+			if compose {
+				fix.WriteString("```yaml\n    tmpfs:\n")
+				for _, m := range missing {
+					fmt.Fprintf(&fix, "      - %s:mode=1777\n", m)
+				}
+			} else {
+				fix.WriteString("```yaml\nvolumeMounts:\n")
+				for _, m := range missing {
+					fmt.Fprintf(&fix, "  - {name: %s, mountPath: %s}\n", volName(m), m)
+				}
+				fix.WriteString("# pod spec:\nvolumes:\n")
+				for _, m := range missing {
+					fmt.Fprintf(&fix, "  - {name: %s, emptyDir: {}}\n", volName(m))
+				}
+			}
+			fix.WriteString("```")
+			c.add("KS-RT-026", w, ct.ReadOnlyRootFS.Line, fmt.Sprintf("%s has a read-only root but nothing writable on %s, where %s writes: it will fail at start", name, strings.Join(missing, ", "), p.Image), fix.String())
+		}
+	}
+}
+
+func under(p, dir string) bool {
+	dir = strings.TrimSuffix(dir, "/")
+	return p == dir || strings.HasPrefix(p, dir+"/") || dir == ""
+}
+
+func volName(p string) string {
+	s := strings.Trim(strings.NewReplacer("/", "-", ".", "-", "_", "-").Replace(p), "-")
+	if s == "" {
+		return "root"
+	}
+	return s
+}
+
+func joinInts(ns []int) string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, fmt.Sprint(n))
+	}
+	return strings.Join(out, ", ")
 }

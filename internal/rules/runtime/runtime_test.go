@@ -20,7 +20,16 @@ import (
 // testOptions trusts registry.example and Docker Hub's official images.
 func testOptions() Options {
 	p := &policy.Policy{Config: &policy.Config{TrustedRegistries: []string{"registry.example", "docker.io/library"}}}
-	return Options{IsTrusted: p.Trusted, TrustedRegistries: p.TrustedRegistries()}
+	return Options{IsTrusted: p.Trusted, TrustedRegistries: p.TrustedRegistries(), ProfileFor: testProfile}
+}
+
+// testProfile is the hardened profile of the images named
+// registry.example/hardened/...: an nginx-like image.
+func testProfile(image string) *Profile {
+	if !strings.HasPrefix(image, "registry.example/hardened/") {
+		return nil
+	}
+	return &Profile{Image: image, UID: 33, GID: 33, Writable: []string{"/run", "/tmp", "/var/lib/nginx"}, CapAdd: []string{"NET_BIND_SERVICE"}, Ports: []int{80}}
 }
 
 // scanFiles loads and checks manifest files as one scan.
