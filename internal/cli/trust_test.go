@@ -2,8 +2,8 @@ package cli
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log"
@@ -15,16 +15,18 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/kensa-sec/kensa/internal/testimages"
 	"github.com/kensa-sec/kensa/internal/trust"
+	"github.com/kensa-sec/kensa/internal/trust/trusttest"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 )
 
 // trustWorld is an in-process registry with test images pushed to it and
@@ -261,4 +263,46 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestVerifyKeylessBundleOffline: a keyless sigstore bundle file verifies
+// against a trusted_root.json built in the test, with no registry at all.
+func TestVerifyKeylessBundleOffline(t *testing.T) {
+	isolate(t)
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := "sha256:" + strings.Repeat("5e", 32)
+	const subject = "https://github.com/kensa-sec/app/.github/workflows/release.yml@refs/heads/main"
+	const issuer = "https://token.actions.githubusercontent.com"
+	b, err := trusttest.Bundle(vs, subject, issuer, trusttest.Statement(digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := trusttest.TrustedRootJSON(vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile("app.sigstore.json", b, 0o644)
+	os.WriteFile("trusted_root.json", tr, 0o644)
+	args := func(image, id string) []string {
+		return []string{"verify", "--bundle", "app.sigstore.json", "--offline", image, "--certificate-identity", id, "--certificate-oidc-issuer", issuer, "--trusted-root", "trusted_root.json"}
+	}
+	// The registry host does not exist: nothing is fetched.
+	code, out, errb := run(t, args("registry.invalid/app@"+digest, subject)...)
+	if code != 0 || !strings.Contains(out, "TRUSTED (signed by "+subject+")") || !strings.Contains(out, "[keyless] trusted") || !strings.Contains(out, "inclusion verified") {
+		t.Errorf("keyless bundle: exit %d: %s %s", code, out, errb)
+	}
+	code, out, _ = run(t, args("registry.invalid/app@sha256:"+strings.Repeat("77", 32), subject)...)
+	if code != 1 || !strings.Contains(out, "signed digest differs") {
+		t.Errorf("other digest: exit %d: %s", code, out)
+	}
+	code, out, _ = run(t, args("registry.invalid/app@"+digest, "https://github.com/attacker/x/.github/workflows/r.yml@refs/heads/main")...)
+	if code != 1 || !strings.Contains(out, "KS-TR-002") {
+		t.Errorf("other identity: exit %d: %s", code, out)
+	}
+	if code, _, errb := run(t, args("registry.invalid/app:1", subject)...); code != 2 || !strings.Contains(errb, "give the image by digest") {
+		t.Errorf("tag with --bundle: exit %d: %s", code, errb)
+	}
 }

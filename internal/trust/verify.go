@@ -367,6 +367,13 @@ func VerifyEntity(src string, e verify.SignedEntity, digest string, o VerifyOpti
 		return s
 	}
 	fillResult(&s, res)
+	if s.Rekor == "" {
+		// The verifier required a transparency-log entry (threshold 1)
+		// and checked it: its inclusion proof or promise holds.
+		if tles, err := e.TlogEntries(); err == nil && len(tles) > 0 {
+			s.Rekor = fmt.Sprintf("inclusion verified against the trusted root (log index %d)", tles[0].LogIndex())
+		}
+	}
 	s.SignedDigest = digest
 	s.Status = StatusTrusted
 	return s
