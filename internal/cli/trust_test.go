@@ -72,9 +72,9 @@ func newTrustWorld(t *testing.T, images map[string]string) *trustWorld {
 
 func (w *trustWorld) ref(repo string) string { return w.host + "/" + repo }
 
-func (w *trustWorld) attest(t *testing.T, repo string) string {
+func (w *trustWorld) attest(t *testing.T, repo string, extra ...string) string {
 	t.Helper()
-	code, out, errb := run(t, "attest", w.ref(repo), "--key", w.key, "--db", w.db, "--cache-dir", w.cache, "-q", "-o", repo+".json")
+	code, out, errb := run(t, append([]string{"attest", w.ref(repo), "--key", w.key, "--db", w.db, "--cache-dir", w.cache, "-q", "-o", repo + ".json"}, extra...)...)
 	if code != 0 {
 		t.Fatalf("attest %s: exit %d: %s", repo, code, errb)
 	}
@@ -94,7 +94,7 @@ func TestAttestAdmitRoundTrip(t *testing.T) {
 	if out := w.attest(t, "leaky:1"); !strings.Contains(out, "CRITICAL") || !strings.Contains(out, "policy max_severity HIGH FAILED") {
 		t.Errorf("attest leaky: %s", out)
 	}
-	baseOut := w.attest(t, "base:1")
+	baseOut := w.attest(t, "base:1", "--vuln-predicate")
 	if !strings.Contains(baseOut, "policy max_severity HIGH passed") {
 		t.Errorf("attest base: %s", baseOut)
 	}
@@ -112,6 +112,18 @@ func TestAttestAdmitRoundTrip(t *testing.T) {
 	code, out, errb = run(t, "admit", w.ref("base:1"), "--key", w.pub)
 	if code != 0 || !strings.Contains(out, "ALLOW") || !strings.Contains(out, "signed by "+w.pub) {
 		t.Errorf("admit base: exit %d: %s %s", code, out, errb)
+	}
+	// --vuln-predicate added cosign's vuln/v1 statement next to kensa's.
+	baseRef := mustRef(t, w.ref("base:1"))
+	baseDesc, _ := remote.Head(baseRef)
+	baseAtt, _ := trust.AttestationTag(baseRef.Context().Digest(baseDesc.Digest.String()))
+	attImg, err := remote.Image(baseAtt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attM, _ := attImg.Manifest()
+	if len(attM.Layers) != 2 || attM.Layers[0].Annotations["predicateType"] != trust.PredicateType || attM.Layers[1].Annotations["predicateType"] != trust.VulnPredicateType {
+		t.Errorf("attestation layers: %+v", attM.Layers)
 	}
 	code, out, _ = run(t, "admit", w.ref("base:1"), "--key", w.pub, "--max-age", "1ms")
 	if code != 1 || !strings.Contains(out, "attestation is stale") {
