@@ -106,8 +106,14 @@ func (w *world) image(t testing.TB, repo string, sign bool, critical int) string
 	return d.String()
 }
 
+// policy is the admission policy kensa admit builds: the release key
+// trusted, one shared registry client.
 func (w *world) policy() *trust.AdmitPolicy {
-	return &trust.AdmitPolicy{Verify: trust.VerifyOptions{Keys: []*trust.PublicKey{w.pub}}, MaxAge: time.Hour, MaxSeverity: finding.SeverityHigh}
+	reg, err := trust.Registry{}.Shared()
+	if err != nil {
+		panic(err)
+	}
+	return &trust.AdmitPolicy{Verify: trust.VerifyOptions{Keys: []*trust.PublicKey{w.pub}, Registry: reg}, MaxAge: time.Hour, MaxSeverity: finding.SeverityHigh}
 }
 
 // serveTLS serves h over HTTPS on loopback with a certificate generated
