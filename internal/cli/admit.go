@@ -131,6 +131,9 @@ func runAdmit(cmd *cobra.Command, o *admitFlags, images []string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if o.Format == "sarif" {
+		return inputErrorf("admit --format: table or json")
+	}
 	p, wo, err := o.policy(cmd)
 	if err != nil {
 		return err

@@ -254,9 +254,24 @@ func TestVerifyCommand(t *testing.T) {
 	// --verify-base a pinned base without a trusted signature.
 	os.WriteFile("kensa.yaml", []byte("trusted_registries: ["+w.host+"]\n"), 0o644)
 	os.WriteFile("Dockerfile", []byte("FROM "+w.ref("other:1")+" AS a\nFROM quay.io/evil/base@sha256:"+strings.Repeat("1", 64)+" AS b\nFROM "+w.host+"/other@"+newDesc.Digest.String()+"\nCOPY --from=a / /\n"), 0o644)
+	os.MkdirAll(".github/workflows", 0o755)
+	os.WriteFile(".github/workflows/ci.yml", []byte("jobs:\n  build:\n    env:\n      DOCKER_CONTENT_TRUST: \"1\"\n    # DOCKER_CONTENT_TRUST=1 (a comment)\n"), 0o644)
 	code, out, _ = run(t, "verify", "--dockerfile", "Dockerfile")
-	if code != 1 || !strings.Contains(out, "KS-TR-005 Dockerfile:1") || !strings.Contains(out, "KS-TR-004 Dockerfile:2") || strings.Contains(out, "Dockerfile:3") {
+	if code != 1 || !strings.Contains(out, "KS-TR-005 Dockerfile:1") || !strings.Contains(out, "KS-TR-004 Dockerfile:2") || strings.Contains(out, "Dockerfile:3") ||
+		!strings.Contains(out, "INFO KS-TR-007 .github/workflows/ci.yml:4") || strings.Contains(out, "ci.yml:5") {
 		t.Errorf("verify --dockerfile: exit %d: %s", code, out)
+	}
+	// SARIF carries the same findings with their rule descriptors.
+	code, out, _ = run(t, "verify", "--dockerfile", "Dockerfile", "--format", "sarif")
+	var sarif struct {
+		Runs []struct {
+			Results []struct {
+				RuleID string `json:"ruleId"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &sarif); err != nil || code != 1 || len(sarif.Runs) != 1 || len(sarif.Runs[0].Results) != 3 {
+		t.Errorf("verify sarif: exit %d err %v: %s", code, err, out)
 	}
 	code, out, _ = run(t, "verify", "--dockerfile", "Dockerfile", "--verify-base", "--key", w.pub)
 	if code != 1 || !strings.Contains(out, "KS-TR-004 Dockerfile:3: base image "+w.host+"/other@"+newDesc.Digest.String()+": not signed") {
