@@ -95,6 +95,11 @@ func (o *admitFlags) policy(cmd *cobra.Command) (*trust.AdmitPolicy, admission.O
 	if len(vo.Keys) == 0 {
 		return nil, wo, inputErrorf("admit needs a trusted key (--key or trust.keys): kensa attestations are verified with keys")
 	}
+	// One registry client for every decision: the webhook's cache misses
+	// skip the ping and token exchange after the first.
+	if vo.Registry, err = vo.Registry.Shared(); err != nil {
+		return nil, wo, err
+	}
 	a := cfg.Trust.Admit
 	p := &trust.AdmitPolicy{Verify: vo, MaxAge: a.MaxAgeOrDefault(), MaxSeverity: a.MaxSeverityOrDefault(), RequireDigest: a.RequireDigest || o.RequireDigest}
 	if cmd.Flags().Changed("max-age") {
@@ -125,6 +130,9 @@ func runAdmit(cmd *cobra.Command, o *admitFlags, images []string) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.Format == "sarif" {
+		return inputErrorf("admit --format: table or json")
 	}
 	p, wo, err := o.policy(cmd)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/policy"
@@ -28,6 +29,7 @@ type attestFlags struct {
 	scanOptions
 	Key         string
 	MaxSeverity string
+	Vuln        bool
 }
 
 func newAttestCmd() *cobra.Command {
@@ -55,6 +57,7 @@ COSIGN_PASSWORD) or plain PKCS#8.
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Key, "key", "", "cosign private key (PEM) to sign the attestation with")
+	f.BoolVar(&o.Vuln, "vuln-predicate", false, "also attach the report as cosign's standard vulnerability predicate ("+trust.VulnPredicateType+")")
 	f.StringVar(&o.MaxSeverity, "max-severity", "", "highest severity the policy allows (default trust.admit.max_severity, else HIGH)")
 	f.StringVarP(&o.Output, "output", "o", "", "also write the full JSON report (the one whose digest is attested) to this file")
 	f.StringVarP(&o.Config, "config", "c", "", "config file (default kensa.yaml in the working directory, if present)")
@@ -109,6 +112,7 @@ func runAttest(ctx context.Context, o *attestFlags, image string, stdout, stderr
 	if err != nil {
 		return err
 	}
+	finished := o.clock().UTC()
 	rep := res.Report
 	rep.Target = image
 	policy.Apply(rep, p, o.clock())
@@ -154,6 +158,21 @@ func runAttest(ctx context.Context, o *attestFlags, image string, stdout, stderr
 	}
 	if err := trust.Attest(ctx, d, key, pred, reg); err != nil {
 		return err
+	}
+	if o.Vuln {
+		vp := &trust.VulnPredicate{}
+		vp.Scanner.URI, vp.Scanner.Version, vp.Scanner.Result = "https://github.com/kensa-sec/kensa", Version, buf.Bytes()
+		if pred.DB != nil {
+			vp.Scanner.DB.URI, vp.Scanner.DB.Version = strings.Join(pred.DB.Sources, ","), pred.DB.Built.Format(time.RFC3339)
+		}
+		vp.Metadata.ScanStartedOn, vp.Metadata.ScanFinishedOn = started, finished
+		st, err := trust.NewVulnStatement(d, vp)
+		if err != nil {
+			return fmt.Errorf("vuln predicate: %w", err)
+		}
+		if err := trust.AttestStatement(ctx, d, key, trust.VulnPredicateType, st, reg); err != nil {
+			return err
+		}
 	}
 	verdict := "passed"
 	if !pred.Policy.Passed {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/kensa-sec/kensa/internal/dockerfile"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/policy"
+	"github.com/kensa-sec/kensa/internal/report"
 	"github.com/kensa-sec/kensa/internal/trust"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -47,7 +49,7 @@ func addTrustFlags(f *pflag.FlagSet, t *trustFlags) {
 	f.BoolVar(&t.Offline, "offline", false, "never fetch trust material: keyless needs --trusted-root (kensa fetches none in any case)")
 	f.StringVarP(&t.Config, "config", "c", "", "config file with a trust: section (default kensa.yaml in the working directory, if present)")
 	f.BoolVar(&t.Insecure, "insecure", false, "allow plain-HTTP registries")
-	f.StringVarP(&t.Format, "format", "f", "table", "output format: table, json")
+	f.StringVarP(&t.Format, "format", "f", "table", "output format: table, json (verify also: sarif)")
 }
 
 // trustConfig loads kensa.yaml (explicit or in the working directory).
@@ -70,8 +72,8 @@ func (t *trustFlags) config() (*policy.Config, error) {
 // needTrust makes "nothing trusted" an error.
 func (t *trustFlags) options(cfg *policy.Config, needTrust bool) (trust.VerifyOptions, error) {
 	o := trust.VerifyOptions{Registry: trust.Registry{Insecure: t.Insecure}}
-	if t.Format != "table" && t.Format != "json" {
-		return o, inputErrorf("--format %q: want table or json", t.Format)
+	if t.Format != "table" && t.Format != "json" && t.Format != "sarif" {
+		return o, inputErrorf("--format %q: want table, json or sarif", t.Format)
 	}
 	for _, k := range cfg.Trust.Keys {
 		pk, err := trust.LoadPublicKey(cfg.Trust.Path(k.Path))
@@ -141,7 +143,10 @@ trusted (findings KS-TR-001..003), 2 on bad input.
   kensa verify registry.example/app@sha256:... --certificate-identity https://github.com/org/app/.github/workflows/release.yml@refs/heads/main \
       --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
   kensa verify --bundle app.sigstore.json --offline registry.example/app@sha256:... --certificate-identity ... --trusted-root ...
-  kensa verify --dockerfile Dockerfile [--verify-base] --key publisher.pub    check the FROM images`,
+  kensa verify --dockerfile Dockerfile [--verify-base] --key publisher.pub    check the FROM images
+With --dockerfile, CI files next to it (.github/workflows, .gitlab-ci.yml,
+Jenkinsfile, ...) that set DOCKER_CONTENT_TRUST are reported (KS-TR-007,
+INFO): Docker Content Trust is deprecated; kensa has no Notary client.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := bindEnv(cmd); err != nil {
 				return &InputError{Err: err}
@@ -208,9 +213,30 @@ func runVerify(ctx context.Context, o *verifyFlags, images []string, stdout io.W
 			return err
 		}
 		out.Findings = append(out.Findings, fs...)
+		// CI files next to the Dockerfile that rely on Docker Content Trust.
+		dct, err := trust.ContentTrust(filepath.Dir(o.Dockerfile))
+		if err != nil {
+			return err
+		}
+		out.Findings = append(out.Findings, dct...)
 	}
 	finding.Sort(out.Findings)
-	if o.Format == "json" {
+	if o.Format == "sarif" {
+		target := strings.Join(images, " ")
+		if o.Dockerfile != "" {
+			target = strings.TrimSpace(target + " " + o.Dockerfile)
+		}
+		rep := finding.NewReport(target, "trust")
+		rep.Findings = out.Findings
+		rep.Finalize()
+		w, err := report.New("sarif", writerOptions(&scanOptions{}))
+		if err != nil {
+			return err
+		}
+		if err := w.Write(stdout, rep); err != nil {
+			return err
+		}
+	} else if o.Format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -219,8 +245,11 @@ func runVerify(ctx context.Context, o *verifyFlags, images []string, stdout io.W
 	} else {
 		writeVerifyTable(stdout, out)
 	}
-	if len(out.Findings) > 0 {
-		return &exitError{code: 1}
+	// INFO findings (Docker Content Trust) inform; the rest fail.
+	for _, f := range out.Findings {
+		if f.Severity > finding.SeverityInfo {
+			return &exitError{code: 1}
+		}
 	}
 	return nil
 }

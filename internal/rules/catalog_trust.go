@@ -24,4 +24,7 @@ var trustRules = []Rule{
 	{"KS-TR-006", sevH, finding.KindMisconfig, "No fresh, trusted scan attestation",
 		"Admission requires a kensa scan attestation signed by a trusted key, for exactly this digest, younger than trust.admit.max_age and with no findings above trust.admit.max_severity: only scanned images run.",
 		"Scan and attest the image in the pipeline (`kensa attest IMAGE --key cosign.key`), fix the findings above the threshold, and re-attest when the attestation ages out."},
+	{"KS-TR-007", sevI, finding.KindMisconfig, "Docker Content Trust relied on",
+		"DOCKER_CONTENT_TRUST turns on Notary v1 signing and verification, which is deprecated upstream and needs a Notary server that most registries no longer run: where there is none the pipeline signs or checks nothing.",
+		"Sign images with cosign / sigstore (key pair, or keyless from the CI OIDC token) and verify them with `kensa verify` or `kensa admit`; drop DOCKER_CONTENT_TRUST."},
 }

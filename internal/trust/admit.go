@@ -109,6 +109,16 @@ func mustParse(image string) name.Reference {
 // CheckDigest decides on the resolved digest dg of image.
 func (p *AdmitPolicy) CheckDigest(ctx context.Context, image string, dg name.Digest) Decision {
 	digest := dg.DigestStr()
+	// Attestations are fetched while the signatures are checked.
+	type attResult struct {
+		envs [][]byte
+		err  error
+	}
+	attc := make(chan attResult, 1)
+	go func() {
+		envs, err := FetchAttestations(ctx, dg, p.Verify.Registry)
+		attc <- attResult{envs, err}
+	}()
 	v, err := VerifyDigest(ctx, image, dg, p.Verify)
 	if err != nil {
 		return deny(image, digest, true, "", "cannot check signatures: "+err.Error())
@@ -118,7 +128,8 @@ func (p *AdmitPolicy) CheckDigest(ctx context.Context, image string, dg name.Dig
 		d.Findings = v.Findings()
 		return d
 	}
-	envs, err := FetchAttestations(ctx, dg, p.Verify.Registry)
+	ar := <-attc
+	envs, err := ar.envs, ar.err
 	if err != nil {
 		return deny(image, digest, true, "", "cannot fetch attestations: "+err.Error())
 	}

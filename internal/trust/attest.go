@@ -122,6 +122,62 @@ func Attest(ctx context.Context, d name.Digest, key *PrivateKey, p *ScanPredicat
 	if err != nil {
 		return fmt.Errorf("attest %s: statement: %w", d, err)
 	}
+	return AttestStatement(ctx, d, key, PredicateType, st, reg)
+}
+
+// VulnPredicateType is cosign's standard vulnerability-scan predicate.
+const VulnPredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
+
+// VulnPredicate is cosign's vuln/v1 predicate: the scanner, its database
+// and the scan result (kensa's JSON report).
+type VulnPredicate struct {
+	Invocation struct {
+		Parameters any    `json:"parameters"`
+		URI        string `json:"uri"`
+		EventID    string `json:"event_id"`
+		BuilderID  string `json:"builder.id"`
+	} `json:"invocation"`
+	Scanner struct {
+		URI     string `json:"uri"`
+		Version string `json:"version"`
+		DB      struct {
+			URI     string `json:"uri"`
+			Version string `json:"version"`
+		} `json:"db"`
+		Result json.RawMessage `json:"result"`
+	} `json:"scanner"`
+	Metadata struct {
+		ScanStartedOn  time.Time `json:"scanStartedOn"`
+		ScanFinishedOn time.Time `json:"scanFinishedOn"`
+	} `json:"metadata"`
+}
+
+// NewVulnStatement returns the in-toto statement with cosign's vuln/v1
+// predicate about d.
+func NewVulnStatement(d name.Digest, p *VulnPredicate) ([]byte, error) {
+	pj, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var pred structpb.Struct
+	if err := protojson.Unmarshal(pj, &pred); err != nil {
+		return nil, err
+	}
+	st := &intoto.Statement{
+		Type:          intoto.StatementTypeUri,
+		Subject:       []*intoto.ResourceDescriptor{{Name: d.Context().Name(), Digest: map[string]string{"sha256": strings.TrimPrefix(d.DigestStr(), "sha256:")}}},
+		PredicateType: VulnPredicateType,
+		Predicate:     &pred,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	return protojson.Marshal(st)
+}
+
+// AttestStatement signs an in-toto statement of predicateType as a DSSE
+// envelope and appends it to d's sha256-<hex>.att image.
+func AttestStatement(ctx context.Context, d name.Digest, key *PrivateKey, predicateType string, st []byte, reg Registry) error {
 	env, err := SignEnvelope(key, st)
 	if err != nil {
 		return fmt.Errorf("attest %s: sign: %w", d, err)
@@ -131,7 +187,7 @@ func Attest(ctx context.Context, d name.Digest, key *PrivateKey, p *ScanPredicat
 		return err
 	}
 	layer := static.NewLayer(env, types.MediaType(DSSEMediaType))
-	return reg.appendLayer(ctx, tag, layer, map[string]string{PredicateTypeAnnotation: PredicateType, SignatureAnnotation: ""})
+	return reg.appendLayer(ctx, tag, layer, map[string]string{PredicateTypeAnnotation: predicateType, SignatureAnnotation: ""})
 }
 
 // Attestation is a verified kensa attestation.

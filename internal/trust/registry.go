@@ -24,11 +24,29 @@ type Registry struct {
 	Options []remote.Option
 	// Insecure allows plain HTTP registries other than localhost.
 	Insecure bool
+
+	puller *remote.Puller
+}
+
+// Shared returns r with one registry client for all its calls: the
+// authenticated transport of each repository is kept, so later calls skip
+// the /v2/ ping and token exchange (the webhook's miss path).
+func (r Registry) Shared() (Registry, error) {
+	p, err := remote.NewPuller(append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, r.Options...)...)
+	if err != nil {
+		return r, fmt.Errorf("registry client: %w", err)
+	}
+	r.puller = p
+	return r, nil
 }
 
 func (r Registry) opts(ctx context.Context) []remote.Option {
 	o := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
-	return append(o, r.Options...)
+	o = append(o, r.Options...)
+	if r.puller != nil {
+		o = append(o, remote.Reuse(r.puller))
+	}
+	return o
 }
 
 // ParseReference parses an image reference the way every trust command

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/rules"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -187,6 +188,16 @@ func VerifyDigest(ctx context.Context, reference string, d name.Digest, o Verify
 	if err != nil {
 		return nil, err
 	}
+	// The referrers list is fetched while the signature tag is read.
+	type refsResult struct {
+		descs []v1.Descriptor
+		err   error
+	}
+	refsc := make(chan refsResult, 1)
+	go func() {
+		descs, err := o.Registry.referrers(ctx, d)
+		refsc <- refsResult{descs, err}
+	}()
 	img, err := o.Registry.artifactImage(ctx, tag)
 	if err != nil {
 		return nil, err
@@ -203,11 +214,11 @@ func VerifyDigest(ctx context.Context, reference string, d name.Digest, o Verify
 			v.Signatures = append(v.Signatures, verifySimple("tag "+tag.TagStr(), l, d.DigestStr(), o.Keys))
 		}
 	}
-	refs, err := o.Registry.referrers(ctx, d)
-	if err != nil {
-		return nil, err
+	rr := <-refsc
+	if rr.err != nil {
+		return nil, rr.err
 	}
-	for _, desc := range refs {
+	for _, desc := range rr.descs {
 		src := "referrer " + desc.Digest.String()
 		switch {
 		case strings.HasPrefix(desc.ArtifactType, "application/vnd.dev.sigstore.bundle"):
@@ -367,6 +378,13 @@ func VerifyEntity(src string, e verify.SignedEntity, digest string, o VerifyOpti
 		return s
 	}
 	fillResult(&s, res)
+	if s.Rekor == "" {
+		// The verifier required a transparency-log entry (threshold 1)
+		// and checked it: its inclusion proof or promise holds.
+		if tles, err := e.TlogEntries(); err == nil && len(tles) > 0 {
+			s.Rekor = fmt.Sprintf("inclusion verified against the trusted root (log index %d)", tles[0].LogIndex())
+		}
+	}
 	s.SignedDigest = digest
 	s.Status = StatusTrusted
 	return s
