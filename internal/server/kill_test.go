@@ -43,11 +43,11 @@ func workerProcess(dbURL string) int {
 // recorded exactly once.
 func TestWorkerKilledMidJob(t *testing.T) {
 	e := newEnv(t, APIOptions{})
-	refs, err := synth.Push(e.reg.Host, 1, 1)
+	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 1, Apps: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := synth.BaseLayer(0)
+	base, err := synth.BaseLayer(0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

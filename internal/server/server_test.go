@@ -111,8 +111,8 @@ func TestMigrationsConcurrentAndVersioned(t *testing.T) {
 		}
 	}
 	st := openStore(t, u)
-	if v, err := st.SchemaVersion(context.Background()); err != nil || v != 1 {
-		t.Fatalf("schema version = %d, %v; want 1", v, err)
+	if v, err := st.SchemaVersion(context.Background()); err != nil || v != 2 {
+		t.Fatalf("schema version = %d, %v; want 2", v, err)
 	}
 }
 
@@ -122,7 +122,7 @@ func TestMigrationsConcurrentAndVersioned(t *testing.T) {
 // vulnerabilities.
 func TestSharedLayersReadOnce(t *testing.T) {
 	e := newEnv(t, APIOptions{})
-	refs, err := synth.Push(e.reg.Host, 3, 4)
+	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 3, Apps: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestAuthRefusals(t *testing.T) {
 // others complete.
 func TestMalformedImageFailsAlone(t *testing.T) {
 	e := newEnv(t, APIOptions{})
-	refs, err := synth.Push(e.reg.Host, 1, 2)
+	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 1, Apps: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestMalformedImageFailsAlone(t *testing.T) {
 // fails with a message that says so, while a later job still runs.
 func TestRegistryHangTimesOut(t *testing.T) {
 	e := newEnv(t, APIOptions{MaxAttempts: 2})
-	refs, err := synth.Push(e.reg.Host, 1, 1)
+	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 1, Apps: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestRegistryHangTimesOut(t *testing.T) {
 // TestUploadArchive scans a docker-archive uploaded to the API.
 func TestUploadArchive(t *testing.T) {
 	e := newEnv(t, APIOptions{})
-	base, err := synth.BaseLayer(0)
+	base, err := synth.BaseLayer(0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestUploadArchive(t *testing.T) {
 // (through WatchDB, as after `kensa db import`) and no layer is read.
 func TestRescanOnAdvisoryChange(t *testing.T) {
 	e := newEnv(t, APIOptions{})
-	refs, err := synth.Push(e.reg.Host, 3, 3)
+	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 3, Apps: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

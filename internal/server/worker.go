@@ -242,5 +242,5 @@ func matchDB(db *vulndb.DB, set *store.PackageSet) (store.Vulns, error) {
 	if err := imagescan.Match(db, tmp, imagescan.MatchOptions{}); err != nil {
 		return store.Vulns{}, err
 	}
-	return store.Vulns{Findings: tmp.Findings, Notes: tmp.Notes}, nil
+	return store.Vulns{Findings: tmp.Findings, Notes: tmp.Notes, DBBuilt: db.Meta().Built.Truncate(time.Microsecond)}, nil
 }

@@ -1,9 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +22,9 @@ import (
 type Vulns struct {
 	Findings []finding.Finding `json:"findings"`
 	Notes    []string          `json:"notes,omitempty"`
+	// DBBuilt is the build time of the database matched against (zero:
+	// none).
+	DBBuilt time.Time `json:"db_built,omitzero"`
 }
 
 // ScanInput is one finished image scan to record.
@@ -82,31 +85,26 @@ func SaveScan(ctx context.Context, tx pgx.Tx, in ScanInput) (int64, error) {
 	return sid, nil
 }
 
-// putPackageSet stores pkgs (each once) and their set, and returns the set's hash.
+// putPackageSet stores pkgs (each once) and their set, and returns the
+// set's hash: sha256 of the OS and the sorted package hashes. A set
+// already stored and matched against the same database (or a newer one)
+// is left alone, so the many images on one base cost one lookup.
 func putPackageSet(ctx context.Context, tx pgx.Tx, osInfo *inventory.OS, pkgs []inventory.Package, v Vulns) ([]byte, error) {
-	ids := make([]int64, 0, len(pkgs))
+	type enc struct {
+		p inventory.Package
+		b []byte
+		h [32]byte
+	}
+	encs := make([]enc, 0, len(pkgs))
 	for _, p := range pkgs {
 		b, err := json.Marshal(p)
 		if err != nil {
 			return nil, fmt.Errorf("encode package %s: %w", p.Key(), err)
 		}
-		h := sha256.Sum256(b)
-		eco := baseEcosystem(p)
-		src := ""
-		if p.SourceName != "" {
-			src = vulndb.NormalizeName(eco, p.SourceName)
-		}
-		var id int64
-		err = tx.QueryRow(ctx, `INSERT INTO packages (hash, ecosystem, name, source_name, data) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (hash) DO UPDATE SET hash = excluded.hash RETURNING id`,
-			h[:], eco, vulndb.NormalizeName(eco, p.Name), src, b).Scan(&id)
-		if err != nil {
-			return nil, fmt.Errorf("save package %s: %w", p.Key(), err)
-		}
-		ids = append(ids, id)
+		encs = append(encs, enc{p, b, sha256.Sum256(b)})
 	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	slices.SortFunc(encs, func(a, b enc) int { return bytes.Compare(a.h[:], b.h[:]) })
+	encs = slices.CompactFunc(encs, func(a, b enc) bool { return a.h == b.h })
 	var osb []byte
 	if osInfo != nil {
 		var err error
@@ -116,14 +114,74 @@ func putPackageSet(ctx context.Context, tx pgx.Tx, osInfo *inventory.OS, pkgs []
 	}
 	h := sha256.New()
 	h.Write(osb)
-	for _, id := range ids {
-		h.Write(binary.BigEndian.AppendUint64(nil, uint64(id)))
+	h.Write([]byte{0})
+	for _, e := range encs {
+		h.Write(e.h[:])
 	}
 	hash := h.Sum(nil)
-	if err := putVulns(ctx, tx, hash, ids, osb, v); err != nil {
-		return nil, err
+	var ids []int64
+	var built *time.Time
+	err := tx.QueryRow(ctx, "SELECT package_ids, db_built FROM package_sets WHERE hash = $1", hash).Scan(&ids, &built)
+	switch {
+	case err == nil:
+		// Matched against this database or a newer one (another node
+		// updated first): keep that result.
+		if built != nil && !v.DBBuilt.After(*built) {
+			return hash, nil
+		}
+		return hash, putVulns(ctx, tx, hash, ids, osb, v)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return nil, fmt.Errorf("package set: %w", err)
 	}
-	return hash, nil
+	batch := &pgx.Batch{}
+	for _, e := range encs {
+		eco := baseEcosystem(e.p)
+		src := ""
+		if e.p.SourceName != "" {
+			src = vulndb.NormalizeName(eco, e.p.SourceName)
+		}
+		// DO NOTHING, not an update: a conflicting update would leave a
+		// dead row version behind for every image scanned at once.
+		batch.Queue(`INSERT INTO packages (hash, ecosystem, name, source_name, data) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (hash) DO NOTHING RETURNING id`,
+			e.h[:], eco, vulndb.NormalizeName(eco, e.p.Name), src, e.b)
+	}
+	br := tx.SendBatch(ctx, batch)
+	var missing [][]byte
+	for _, e := range encs {
+		var id int64
+		err := br.QueryRow().Scan(&id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			missing = append(missing, e.h[:])
+		case err != nil:
+			br.Close()
+			return nil, fmt.Errorf("save package %s: %w", e.p.Key(), err)
+		default:
+			ids = append(ids, id)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("save packages: %w", err)
+	}
+	if len(missing) > 0 {
+		// Stored before (or by a transaction that committed meanwhile:
+		// this statement's snapshot sees it).
+		rows, err := tx.Query(ctx, "SELECT id FROM packages WHERE hash = ANY($1)", missing)
+		if err != nil {
+			return nil, fmt.Errorf("save packages: %w", err)
+		}
+		found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, fmt.Errorf("save packages: %w", err)
+		}
+		if len(found) != len(missing) {
+			return nil, fmt.Errorf("save packages: %d of %d stored packages not found", len(missing)-len(found), len(missing))
+		}
+		ids = append(ids, found...)
+	}
+	slices.Sort(ids)
+	return hash, putVulns(ctx, tx, hash, ids, osb, v)
 }
 
 // putVulns stores (or replaces) a package set's vulnerabilities and the
@@ -133,8 +191,12 @@ func putVulns(ctx context.Context, tx pgx.Tx, hash []byte, ids []int64, osb []by
 	if err != nil {
 		return fmt.Errorf("encode vulnerabilities: %w", err)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO package_sets (hash, package_ids, os, vulns) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (hash) DO UPDATE SET vulns = excluded.vulns, matched_at = now()`, hash, ids, osb, vb)
+	var built *time.Time
+	if !v.DBBuilt.IsZero() {
+		built = &v.DBBuilt
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO package_sets (hash, package_ids, os, vulns, db_built) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (hash) DO UPDATE SET vulns = excluded.vulns, db_built = excluded.db_built, matched_at = now()`, hash, ids, osb, vb, built)
 	if err != nil {
 		return fmt.Errorf("save package set: %w", err)
 	}

@@ -34,10 +34,15 @@ var CommonPackages = []Package{
 	{"perl-base", "perl", "5.36.0-7+deb12u1"},
 }
 
-// BasePackages returns base b's packages: the common ones plus one of
-// its own ("base<b>-tools").
-func BasePackages(b int) []Package {
-	return append(append([]Package(nil), CommonPackages...), Package{fmt.Sprintf("base%d-tools", b), fmt.Sprintf("base%d-tools", b), fmt.Sprintf("1.%d.0-1", b)})
+// BasePackages returns base b's packages: the common ones, one of its own
+// ("base<b>-tools") and extra filler packages ("lib<b>-<i>"), as many as a
+// real base holds when extra is about 100.
+func BasePackages(b, extra int) []Package {
+	ps := append(append([]Package(nil), CommonPackages...), Package{fmt.Sprintf("base%d-tools", b), fmt.Sprintf("base%d-tools", b), fmt.Sprintf("1.%d.0-1", b)})
+	for i := range extra {
+		ps = append(ps, Package{fmt.Sprintf("lib%d-%d", b, i), fmt.Sprintf("src%d-%d", b, i), fmt.Sprintf("%d.%d-1+deb12u1", i, b)})
+	}
+	return ps
 }
 
 // Layer builds an uncompressed layer from path → content.
@@ -76,10 +81,10 @@ func Layer(files map[string]string) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
-// BaseLayer is base b's root layer.
-func BaseLayer(b int) (v1.Layer, error) {
+// BaseLayer is base b's root layer, with extra filler packages.
+func BaseLayer(b, extra int) (v1.Layer, error) {
 	var status strings.Builder
-	for _, p := range BasePackages(b) {
+	for _, p := range BasePackages(b, extra) {
 		fmt.Fprintf(&status, "Package: %s\nStatus: install ok installed\nArchitecture: amd64\nVersion: %s\n", p.Name, p.Version)
 		if p.Source != p.Name {
 			fmt.Fprintf(&status, "Source: %s\n", p.Source)
@@ -122,16 +127,23 @@ func Image(base v1.Layer, b, a int) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// Push generates bases × apps images and pushes each to
+// Options sizes what Push generates.
+type Options struct {
+	Bases, Apps int
+	// Extra is the number of filler packages per base (BasePackages).
+	Extra int
+}
+
+// Push generates Bases × Apps images and pushes each to
 // <registry>/base<b>/app<a>:1; it returns the references in push order.
-func Push(registry string, bases, apps int) ([]string, error) {
+func Push(registry string, o Options) ([]string, error) {
 	var refs []string
-	for b := range bases {
-		base, err := BaseLayer(b)
+	for b := range o.Bases {
+		base, err := BaseLayer(b, o.Extra)
 		if err != nil {
 			return nil, err
 		}
-		for a := range apps {
+		for a := range o.Apps {
 			img, err := Image(base, b, a)
 			if err != nil {
 				return nil, err
