@@ -312,6 +312,9 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		if count >= o.MaxEntries {
 			return nil, fmt.Errorf("%w: more than %d entries in one layer", ErrLimit, o.MaxEntries)
 		}
+		if esc, bad := escapeOf(hdr); bad && len(facts.Escapes) < maxEscapes {
+			facts.Escapes = append(facts.Escapes, esc)
+		}
 		e, ok := entryFor(hdr)
 		if !ok {
 			continue
