@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kensa's build and tests need on a fresh Debian machine:
-# buildah, skopeo, debootstrap, distro-info-data (apt), npm (apt, only if missing), and the Go
+# buildah, skopeo, debootstrap, distro-info-data, podman (apt), npm (apt, only if missing), and the Go
 # tools staticcheck, osv-scanner and govulncheck (go install, pinned).
 # Idempotent and quiet: skips what is already there. Works as root, and with
 # sudo for apt otherwise.
@@ -32,6 +32,12 @@ if [ "$mode" = all ]; then
   # Debian's and Ubuntu's own release/support dates: the EOL table test
   # (internal/rules/image) checks eol.json against them.
   [ -f /usr/share/distro-info/ubuntu.csv ] || need+=(distro-info-data)
+fi
+if [ "$mode" = all ]; then
+  # podman: the engine-source test (internal/cli, TestScanEngineImage) runs
+  # `podman system service` on a private socket and storage and scans an
+  # image by name through its Docker-compatible API.
+  command -v podman >/dev/null 2>&1 || need+=(podman)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
