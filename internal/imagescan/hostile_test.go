@@ -162,6 +162,8 @@ func TestHostileImage(t *testing.T) {
 		file("tmp/notes.txt", 0o644, "not executable: no KS-HI-002"),
 		file("usr/local/bin/backdoor", 0o4755, "\x7fELF backdoor"),
 		file("opt/eicar.com", 0o644, eicar),
+		entry{name: "hostetc", link: "/proc/1/root/etc", typ: tar.TypeSymlink, mode: 0o777},
+		file("hostetc/ld.so.preload", 0o644, "/tmp/x.so\n"),
 	)
 	del := rawLayer(t, file("opt/.wh.eicar.com", 0o644, ""))
 	hist := append(slices.Clone(baseHistory),
@@ -198,12 +200,13 @@ func TestHostileImage(t *testing.T) {
 		got = slices.Delete(got, i, i+1)
 		switch w.id {
 		case "KS-HI-001":
-			for _, raw := range []string{`"../../etc/cron.d/evil"`, `"/abs/evil"`, `"usr/lib/shadow-link" (symlink to "../../../../etc/shadow")`, `"hard" (hardlink to "../../root/.ssh/authorized_keys")`} {
+			for _, raw := range []string{`"../../etc/cron.d/evil"`, `"/abs/evil"`, `"usr/lib/shadow-link" (symlink to "../../../../etc/shadow")`, `"hard" (hardlink to "../../root/.ssh/authorized_keys")`,
+				`"hostetc/ld.so.preload" (written through the symlink /hostetc this layer created)`} {
 				if !strings.Contains(f.Message, raw) {
 					t.Errorf("KS-HI-001 does not name %s: %s", raw, f.Message)
 				}
 			}
-			if !strings.Contains(f.Message, "4 tar entries") {
+			if !strings.Contains(f.Message, "5 tar entries") {
 				t.Errorf("KS-HI-001 count: %s", f.Message)
 			}
 		case "KS-HI-004":

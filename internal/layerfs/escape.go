@@ -27,7 +27,46 @@ const (
 	EscapeName     = "name"
 	EscapeHardlink = "hardlink"
 	EscapeSymlink  = "symlink"
+	// EscapeThroughLink is an entry written below a symlink that the same
+	// layer created (Link is the symlink's path): an unpacker that follows
+	// it writes wherever the symlink points, e.g. "etc -> /host/etc" then
+	// "etc/passwd". Layers made by diffing a filesystem never hold one.
+	EscapeThroughLink = "through-symlink"
 )
+
+// symlinkTracker remembers the symlinks a layer has created so far, to
+// find entries written through them.
+type symlinkTracker struct {
+	links map[string]struct{}
+}
+
+// through returns the symlink of this layer that p (clean, absolute) lies
+// below, if any, and records p when it is a symlink itself.
+func (t *symlinkTracker) through(p string, typ EntryType) (string, bool) {
+	var via string
+	found := false
+	if len(t.links) > 0 {
+		for d := path.Dir(p); d != "/" && d != "."; d = path.Dir(d) {
+			if _, ok := t.links[d]; ok {
+				via, found = d, true
+				break
+			}
+		}
+	}
+	switch {
+	case typ == TypeSymlink && len(t.links) < maxTrackedLinks:
+		if t.links == nil {
+			t.links = map[string]struct{}{}
+		}
+		t.links[p] = struct{}{}
+	case len(t.links) > 0:
+		delete(t.links, p) // replaced by a folder or file later in the layer
+	}
+	return via, found
+}
+
+// maxTrackedLinks bounds the memory a layer of symlinks can cost the walk.
+const maxTrackedLinks = 1 << 16
 
 // maxEscapes bounds the escapes recorded per layer: a hostile layer may
 // hold millions, and a few name the problem.
@@ -67,8 +106,13 @@ func climbs(p string) bool {
 	if strings.HasPrefix(p, "/") {
 		return true
 	}
+	if !strings.Contains(p, "..") {
+		return false // the common case: no allocation, one scan
+	}
 	depth := 0
-	for _, c := range strings.Split(p, "/") {
+	for rest := p; rest != ""; {
+		var c string
+		c, rest, _ = strings.Cut(rest, "/")
 		switch c {
 		case "", ".":
 		case "..":

@@ -57,6 +57,43 @@ func TestEscapes(t *testing.T) {
 	}
 }
 
+// TestEscapeThroughSymlink: an entry below a symlink the same layer made
+// is an escape naming the symlink; below a real folder, or below a
+// symlink of another layer, it is not.
+func TestEscapeThroughSymlink(t *testing.T) {
+	layer := makeTar(t,
+		tarEntry{name: "etc", typ: '2', link: "/host/etc"},
+		tarEntry{name: "etc/passwd", body: "root::0:0"},
+		tarEntry{name: "usr/", typ: '5'},
+		tarEntry{name: "usr/lib/", typ: '5'},
+		tarEntry{name: "usr/lib/x", body: "x"},
+		tarEntry{name: "./bin", typ: '2', link: "usr/bin"},
+		tarEntry{name: "./bin/.wh.gone"},
+		tarEntry{name: "./bin/sub/tool", body: "x"},
+		tarEntry{name: "lib", typ: '2', link: "usr/lib"},
+		tarEntry{name: "lib/", typ: '5'}, // the symlink replaced by a folder
+		tarEntry{name: "lib/y", body: "y"},
+	)
+	facts, err := WalkTar(context.Background(), bytes.NewReader(layer), 0, WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range facts.Escapes {
+		got = append(got, e.Kind+" "+e.Name+" via "+e.Link)
+	}
+	want := []string{"through-symlink etc/passwd via /etc", "through-symlink ./bin/sub/tool via /bin"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("escapes %q, want %q", got, want)
+	}
+	// The next layer writing below /etc (a symlink of the layer before)
+	// is not this check's business.
+	next, err := WalkTar(context.Background(), bytes.NewReader(makeTar(t, tarEntry{name: "etc/hosts", body: "x"})), 1, WalkOptions{})
+	if err != nil || len(next.Escapes) != 0 {
+		t.Errorf("next layer: %v, escapes %+v", err, next.Escapes)
+	}
+}
+
 // TestEscapesBounded: a layer of many escaping entries keeps maxEscapes.
 func TestEscapesBounded(t *testing.T) {
 	var es []tarEntry

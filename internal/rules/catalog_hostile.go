@@ -10,7 +10,7 @@ import "github.com/kensa-sec/kensa/internal/finding"
 // (hostile.go).
 var hostileRules = []Rule{
 	{"KS-HI-001", sevH, finding.KindMisconfig, "Layer entry escapes the image root",
-		"A layer tar entry whose name is absolute or climbs above the root with `..`, or a hard link or relative symlink whose target does, is clamped by container engines but written outside the target folder by naive unpackers (`tar -P`, hand-written extractors, some scanners). No build tool produces such entries: the image is broken or built to attack whoever unpacks it.",
+		"A layer tar entry whose name is absolute or climbs above the root with `..`, a hard link or relative symlink whose target does, or an entry written through a symlink the same layer created (`etc -> /host/etc`, then `etc/passwd`), is clamped by container engines but written outside the target folder by naive unpackers (`tar -P`, hand-written extractors, some scanners). No build tool produces such entries: the image is broken or built to attack whoever unpacks it.",
 		"Do not run or unpack the image; rebuild it from a trusted Dockerfile with a standard builder (docker build, buildah, kaniko) and find out where the layer came from."},
 	{"KS-HI-002", sevM, finding.KindMisconfig, "Executable in a world-writable folder",
 		"/tmp, /var/tmp and /dev/shm are writable by every process; droppers park their payloads there because any user can write and run them. A legitimate image ships its programs under /usr, /opt or /app.",

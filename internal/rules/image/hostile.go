@@ -40,6 +40,8 @@ func (c *checker) escapes() []finding.Finding {
 			switch e.Kind {
 			case layerfs.EscapeName:
 				names = append(names, fmt.Sprintf("%q", e.Name))
+			case layerfs.EscapeThroughLink:
+				names = append(names, fmt.Sprintf("%q (written through the symlink %s this layer created)", e.Name, e.Link))
 			default:
 				names = append(names, fmt.Sprintf("%q (%s to %q)", e.Name, e.Kind, e.Link))
 			}
