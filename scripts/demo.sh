@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kensa's main job on bundled examples, on a fresh Debian machine with Go:
-#   1. installs what is missing (buildah, skopeo, debootstrap, npm; scripts/setup.sh)
+#   1. installs what is missing (buildah, skopeo, debootstrap; `scripts/setup.sh demo`)
 #   2. builds kensa into bin/kensa
 #   3. lints a flawed Dockerfile + build context (examples/webapp)
 #   4. builds real images with debootstrap + buildah (scripts/build-test-images.sh;
@@ -11,8 +11,7 @@
 # Output lands in .cache/demo/. Scan exit codes are shown, not fatal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
-export PATH="$(go env GOPATH)/bin:$PATH"
+./scripts/setup.sh demo
 out=.cache/demo
 mkdir -p "$out" bin
 go build -o bin/kensa ./cmd/kensa

@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
 # Installs what kensa's build and tests need on a fresh Debian machine:
-# buildah, skopeo, debootstrap, distro-info-data, postgresql (apt), npm (apt, only if missing), and the Go
+# buildah, skopeo, debootstrap, distro-info-data, podman, postgresql (apt), npm (apt, only if missing), and the Go
 # tools staticcheck, osv-scanner and govulncheck (go install, pinned).
 # Idempotent and quiet: skips what is already there. Works as root, and with
 # sudo for apt otherwise.
+#
+#   scripts/setup.sh        everything the tests need (scripts/test.sh)
+#   scripts/setup.sh demo   only what scripts/demo.sh needs: buildah, skopeo and
+#                           debootstrap (the demo builds the debian-base, leaky and
+#                           gobin images; no npm, no Go tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode="${1:-all}"
+case "$mode" in
+  all|demo) ;;
+  *) echo "setup: unknown mode $mode (want: all, demo)" >&2; exit 2 ;;
+esac
 
 STATICCHECK_VERSION=v0.8.2
 OSV_SCANNER_VERSION=v2.2.4
 GOVULNCHECK_VERSION=v1.9.0
 
 need=()
-for tool in buildah:buildah skopeo:skopeo debootstrap:debootstrap npm:npm; do
+tools=(buildah:buildah skopeo:skopeo debootstrap:debootstrap)
+[ "$mode" = demo ] || tools+=(npm:npm)
+for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
-# Debian's and Ubuntu's own release/support dates: the EOL table test
-# (internal/rules/image) checks eol.json against them.
-[ -f /usr/share/distro-info/ubuntu.csv ] || need+=(distro-info-data)
+if [ "$mode" = all ]; then
+  # Debian's and Ubuntu's own release/support dates: the EOL table test
+  # (internal/rules/image) checks eol.json against them.
+  [ -f /usr/share/distro-info/ubuntu.csv ] || need+=(distro-info-data)
+fi
+if [ "$mode" = all ]; then
+  # podman: the engine-source test (internal/cli, TestScanEngineImage) runs
+  # `podman system service` on a private socket and storage and scans an
+  # image by name through its Docker-compatible API.
+  command -v podman >/dev/null 2>&1 || need+=(podman)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""
@@ -28,6 +49,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+[ "$mode" = demo ] && exit 0
 
 # PostgreSQL server binaries for kensa server's store and its integration
 # tests (scripts/postgres.sh starts a throwaway cluster on loopback).

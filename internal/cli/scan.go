@@ -39,8 +39,9 @@ type scanOptions struct {
 	Quiet          bool
 
 	// Image sources.
-	Image      string // --image NAME inside a multi-image archive
-	Platform   string // --platform os/arch[/variant]
+	Image      string   // --image NAME inside a multi-image archive
+	ImageSrc   []string // --image-src docker,podman,remote
+	Platform   string   // --platform os/arch[/variant]
 	Insecure   bool
 	Rootfs     string
 	Dockerfile string // --dockerfile PATH for attribution
@@ -107,6 +108,7 @@ func newScanCmd() *cobra.Command {
   kensa scan app.tar                    docker save / podman save / OCI archive
   kensa scan oci-layout-dir/            OCI image layout
   kensa scan registry.example/app:1.2   image in a registry (docker config auth)
+  kensa scan myapp:latest               image in a local Docker/Podman engine, else the registry (--image-src)
   kensa scan --rootfs ./rootfs          unpacked root filesystem
   kensa scan sbom.json                  CycloneDX or SPDX SBOM (vulnerabilities)
   kensa scan compose.yaml               Docker Compose, Kubernetes or Knative/Cloud Run
@@ -159,6 +161,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 // (shared by `scan` and `sbom`).
 func addImageSourceFlags(f *pflag.FlagSet, o *scanOptions) {
 	f.StringVar(&o.Image, "image", "", "image name to pick inside a multi-image archive")
+	f.StringSliceVar(&o.ImageSrc, "image-src", source.DefaultSources, "where an image reference is looked up, in order: docker (Engine API socket, DOCKER_HOST), podman (CONTAINER_HOST or podman's socket), remote (the registry); engines without a socket are skipped")
 	f.StringVar(&o.Platform, "platform", "", "platform to pick from a multi-platform index, os/arch[/variant] (default the host's)")
 	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and unverified-TLS registries")
 	f.StringVar(&o.Rootfs, "rootfs", "", "an unpacked root filesystem folder instead of a TARGET")
@@ -198,6 +201,9 @@ func buildReport(ctx context.Context, o *scanOptions, target string, stderr io.W
 	}
 	if err := o.Trivy.check(); err != nil {
 		return nil, err
+	}
+	if err := source.CheckSources(o.ImageSrc); o.ImageSrc != nil && err != nil {
+		return nil, inputErrorf("--image-src: %v", err)
 	}
 	ctx, cancel := o.Trivy.withTimeout(ctx)
 	defer cancel()

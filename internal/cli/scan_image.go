@@ -117,7 +117,7 @@ func openImageSource(ctx context.Context, o *scanOptions, kind targetKind, targe
 	if kind == targetRootfs {
 		src, err = source.OpenRootfs(o.Rootfs)
 	} else {
-		so := source.Options{Image: o.Image, Platform: o.Platform, Insecure: o.Insecure}
+		so := source.Options{Image: o.Image, Platform: o.Platform, Insecure: o.Insecure, Sources: o.ImageSrc}
 		if !o.Quiet && isTerminal(stderr) {
 			so.Progress = stderr
 		}

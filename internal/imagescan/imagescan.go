@@ -200,6 +200,9 @@ func Analyzers(s Scanners) []layerfs.Analyzer {
 		// /etc/passwd, /etc/group and os-release for the image rules.
 		as = append(as, imagerules.FilesAnalyzer())
 	}
+	if s.Misconfig {
+		as = append(as, imagerules.HashAnalyzer()) // KS-HI-004's digests
+	}
 	return as
 }
 

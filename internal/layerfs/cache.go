@@ -13,8 +13,9 @@ import (
 
 // cacheFormat is bumped whenever the walk's output for the same layer
 // changes (entry normalization, LayerFacts shape) or its encoding
-// (cachecodec.go) does. Format 1 was all JSON.
-const cacheFormat = 3
+// (cachecodec.go) does. Format 1 was all JSON; format 4 added
+// LayerFacts.Escapes and Digests.
+const cacheFormat = 5
 
 // Cache stores LayerFacts on disk under Dir/layers/, one file per layer
 // (binary entries plus JSON for the rest, see cachecodec.go), keyed by the layer's DiffID, blob digest, the analyzers' names and

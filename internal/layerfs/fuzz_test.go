@@ -20,6 +20,14 @@ func FuzzWalkTar(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if len(facts.Escapes) > maxEscapes {
+			t.Fatalf("%d escapes kept, limit %d", len(facts.Escapes), maxEscapes)
+		}
+		for _, e := range facts.Escapes {
+			if e.Kind != EscapeName && e.Kind != EscapeHardlink && e.Kind != EscapeSymlink {
+				t.Fatalf("escape kind %q", e.Kind)
+			}
+		}
 		for e := range facts.Entries.All() {
 			if !strings.HasPrefix(e.Path, "/") || path.Clean(e.Path) != e.Path || strings.Contains(e.Path, "/../") {
 				t.Fatalf("unclean path %q", e.Path)

@@ -141,6 +141,12 @@ type LayerFacts struct {
 	// merged view (/etc/passwd, /etc/group, /etc/os-release), by path.
 	Files   map[string][]byte `json:"files,omitempty"`
 	Skipped []Skip            `json:"skipped,omitempty"`
+	// Escapes are the entries whose raw name or link target leaves the
+	// root (normalised in Entries; at most 64 kept per layer).
+	Escapes []Escape `json:"escapes,omitempty"`
+	// Digests holds the SHA-256 (hex), by path, of the files an analyzer
+	// found on a list of digests (the image rules' known-bad files).
+	Digests map[string]string `json:"digests,omitempty"`
 }
 
 // Owner is the OS package that installed a file: Manager is the package

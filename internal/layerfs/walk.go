@@ -321,6 +321,7 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 	tr := tar.NewReader(r)
 	facts := &LayerFacts{Index: index, Digest: digest}
 	var entries entryPacker
+	var links symlinkTracker
 	count := 0
 	var wanting []Analyzer
 	var buf []byte
@@ -338,9 +339,15 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		if count >= o.MaxEntries {
 			return nil, fmt.Errorf("%w: more than %d entries in one layer", ErrLimit, o.MaxEntries)
 		}
+		if esc, bad := escapeOf(hdr); bad && len(facts.Escapes) < maxEscapes {
+			facts.Escapes = append(facts.Escapes, esc)
+		}
 		e, ok := entryFor(hdr)
 		if !ok {
 			continue
+		}
+		if via, bad := links.through(e.Path, e.Type); bad && !e.Whiteout && len(facts.Escapes) < maxEscapes {
+			facts.Escapes = append(facts.Escapes, Escape{Name: hdr.Name, Link: via, Kind: EscapeThroughLink})
 		}
 		entries.add(e)
 		count++

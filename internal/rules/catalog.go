@@ -40,7 +40,7 @@ const (
 
 // catalog is every family's rules. A new family lives in its own file
 // (catalog_<family>.go) as a []Rule variable listed here.
-var catalog = slices.Concat(coreRules, runtimeRules, trustRules)
+var catalog = slices.Concat(coreRules, runtimeRules, trustRules, hostileRules)
 
 // coreRules are the Dockerfile, build-context and image rules.
 var coreRules = []Rule{

@@ -27,6 +27,8 @@ const (
 	KindOCILayout     Kind = "oci-layout"
 	KindRegistry      Kind = "registry"
 	KindRootfs        Kind = "rootfs"
+	// KindDockerEngine and KindPodmanEngine (engine.go) are images
+	// exported from a local engine.
 )
 
 // Options tune how a target is opened.
@@ -42,6 +44,13 @@ type Options struct {
 	// Progress, when non-nil, receives layer download progress for
 	// registry images (the CLI passes stderr only when it is a terminal).
 	Progress io.Writer
+	// Sources orders where a reference is looked up: SourceDocker,
+	// SourcePodman (local engine sockets, skipped when absent) and
+	// SourceRemote (the registry); empty means DefaultSources.
+	Sources []string
+	// TempDir holds the (unlinked) export of an engine image while it is
+	// scanned; "" means os.TempDir().
+	TempDir string
 }
 
 // Layer is one layer of an image, not yet read.
@@ -113,7 +122,8 @@ func inputErr(target string, format string, a ...any) error {
 }
 
 // Open opens target: a folder holding an OCI layout, an archive file, or
-// (when no such file exists) a registry reference.
+// (when no such file exists) an image reference, looked up in the local
+// engines and the registry in the order of Options.Sources.
 func Open(ctx context.Context, target string, o Options) (*Image, error) {
 	st, err := os.Stat(target)
 	switch {
@@ -125,7 +135,7 @@ func Open(ctx context.Context, target string, o Options) (*Image, error) {
 		if LooksLikePath(target) {
 			return nil, missingErr(target, nil)
 		}
-		im, err := openRemote(ctx, target, o)
+		im, err := openReference(ctx, target, o)
 		var se *Error
 		if err != nil && ctx.Err() == nil && errors.As(err, &se) {
 			return nil, missingErr(target, se.Err)

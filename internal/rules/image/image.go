@@ -84,6 +84,7 @@ func Check(in Input) []finding.Finding {
 		out = append(out, c.ports()...)
 		out = append(out, c.waste()...)
 		out = append(out, c.endOfLife()...)
+		out = append(out, c.hostile()...)
 	}
 	finding.Sort(out)
 	return out

@@ -103,6 +103,10 @@ func putPackageSet(ctx context.Context, tx pgx.Tx, osInfo *inventory.OS, pkgs []
 		}
 		encs = append(encs, enc{p, b, sha256.Sum256(b)})
 	}
+	order := make([][32]byte, len(encs)) // the report's package order
+	for i, e := range encs {
+		order[i] = e.h
+	}
 	slices.SortFunc(encs, func(a, b enc) int { return bytes.Compare(a.h[:], b.h[:]) })
 	encs = slices.CompactFunc(encs, func(a, b enc) bool { return a.h == b.h })
 	var osb []byte
@@ -148,6 +152,7 @@ func putPackageSet(ctx context.Context, tx pgx.Tx, osInfo *inventory.OS, pkgs []
 	}
 	br := tx.SendBatch(ctx, batch)
 	var missing [][]byte
+	idOf := make(map[[32]byte]int64, len(encs))
 	for _, e := range encs {
 		var id int64
 		err := br.QueryRow().Scan(&id)
@@ -158,7 +163,7 @@ func putPackageSet(ctx context.Context, tx pgx.Tx, osInfo *inventory.OS, pkgs []
 			br.Close()
 			return nil, fmt.Errorf("save package %s: %w", e.p.Key(), err)
 		default:
-			ids = append(ids, id)
+			idOf[e.h] = id
 		}
 	}
 	if err := br.Close(); err != nil {
@@ -167,20 +172,41 @@ func putPackageSet(ctx context.Context, tx pgx.Tx, osInfo *inventory.OS, pkgs []
 	if len(missing) > 0 {
 		// Stored before (or by a transaction that committed meanwhile:
 		// this statement's snapshot sees it).
-		rows, err := tx.Query(ctx, "SELECT id FROM packages WHERE hash = ANY($1)", missing)
+		rows, err := tx.Query(ctx, "SELECT hash, id FROM packages WHERE hash = ANY($1)", missing)
 		if err != nil {
 			return nil, fmt.Errorf("save packages: %w", err)
 		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
+		n := 0
+		for rows.Next() {
+			var h []byte
+			var id int64
+			if err := rows.Scan(&h, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("save packages: %w", err)
+			}
+			if len(h) == 32 {
+				idOf[[32]byte(h)] = id
+				n++
+			}
+		}
+		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("save packages: %w", err)
 		}
-		if len(found) != len(missing) {
-			return nil, fmt.Errorf("save packages: %d of %d stored packages not found", len(missing)-len(found), len(missing))
+		if n != len(missing) {
+			return nil, fmt.Errorf("save packages: %d of %d stored packages not found", len(missing)-n, len(missing))
 		}
-		ids = append(ids, found...)
 	}
-	slices.Sort(ids)
+	// The set keeps the report's package order, so a report rebuilt from
+	// the store lists them as the scan did.
+	ids = make([]int64, 0, len(idOf))
+	seen := make(map[int64]bool, len(idOf))
+	for _, h := range order {
+		id := idOf[h]
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
 	return hash, putVulns(ctx, tx, hash, ids, osb, v)
 }
 
@@ -319,7 +345,9 @@ func loadSet(ctx context.Context, q rowQuerier, hash []byte) (*PackageSet, error
 	if err := json.Unmarshal(vb, &set.Vulns); err != nil {
 		return nil, fmt.Errorf("package set vulnerabilities: %w", err)
 	}
-	rows, err := q.Query(ctx, "SELECT data FROM packages WHERE id = ANY($1) ORDER BY id", ids)
+	// In the set's order (the report's), not the ids'.
+	rows, err := q.Query(ctx, `SELECT p.data FROM unnest($1::bigint[]) WITH ORDINALITY AS s(id, n)
+		JOIN packages p ON p.id = s.id ORDER BY s.n`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("packages: %w", err)
 	}
