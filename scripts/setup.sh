@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kensa's build and tests need on a fresh Debian machine:
-# buildah, skopeo, debootstrap, distro-info-data, podman, postgresql (apt), npm (apt, only if missing), and the Go
+# buildah, skopeo, debootstrap, distro-info-data, podman, postgresql (apt), npm (apt, only if
+# missing), chromium (apt, the HTML report test), and the Go
 # tools staticcheck, osv-scanner and govulncheck (go install, pinned).
 # Idempotent and quiet: skips what is already there. Works as root, and with
 # sudo for apt otherwise.
@@ -62,6 +63,19 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql postgresql-client >/dev/null
   # Debian's package starts its own cluster; kensa uses its own on loopback.
   $SUDO service postgresql stop >/dev/null 2>&1 || true
+fi
+
+# Headless Chromium (and one font) for the HTML report's browser test
+# (internal/report: renders the report, checks the DOM, takes a screenshot).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root or sudo to install chromium" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
 
 gobin="$(go env GOPATH)/bin"

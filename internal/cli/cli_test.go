@@ -64,7 +64,7 @@ func TestMainBadInput(t *testing.T) {
 	}{
 		{"missing path", []string{"scan", "no/such/Dockerfile"}, nil, "no/such/Dockerfile: no such file or folder"},
 		{"no target", []string{"scan"}, nil, "scan needs a TARGET"},
-		{"unknown format", []string{"scan", "--format", "xml", sb}, nil, `--format: unknown format "xml" (want one of table, json, sarif, cyclonedx, spdx)`},
+		{"unknown format", []string{"scan", "--format", "xml", sb}, nil, `--format: unknown format "xml" (want one of table, json, sarif, html, cyclonedx, spdx)`},
 		{"bad severity", []string{"scan", "--severity", "HIGH,SEVERE", sb}, nil, `--severity: unknown severity "SEVERE"`},
 		{"env severity", []string{"scan", sb}, map[string]string{"KENSA_SEVERITY": "urgent"}, `--severity: unknown severity "urgent"`},
 		{"env exit code range", []string{"scan", sb}, map[string]string{"KENSA_EXIT_CODE": "300"}, "--exit-code 300: want 0-255"},

@@ -192,6 +192,9 @@ func finishScan(o *scanOptions, rep *finding.Report, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := evalRegoPolicies(o, rep, p); err != nil {
+		return err
+	}
 	policy.Apply(rep, p, o.clock())
 	if o.baseline != nil {
 		o.baseline.Apply(rep, o.Baseline)

@@ -63,14 +63,18 @@ type scanOptions struct {
 	// Server and Token make scan a client of kensa server (scan_server.go).
 	Server string
 	Token  string
+	// PolicyDir is --policy: a folder (or file) of Rego policies.
+	PolicyDir string
 
 	// Set by runScan / finishScan, not by flags.
-	baseline  baseline.Set     // fingerprints of --baseline's findings
-	targetDir string           // folder whose kensa.yaml / .kensaignore apply
-	policy    *policy.Policy   // loaded once by loadPolicy
-	color     bool             // table colours (terminal, NO_COLOR)
-	now       func() time.Time // clock for ignore expiry and SBOM times (tests)
-	stdin     io.Reader        // what TARGET "-" reads (the command's stdin)
+	baseline  baseline.Set   // fingerprints of --baseline's findings
+	targetDir string         // folder whose kensa.yaml / .kensaignore apply
+	policy    *policy.Policy // loaded once by loadPolicy
+	// regoPolicies are the compiled --policy rules (nil without it).
+	regoPolicies *regoRun
+	color        bool             // table colours (terminal, NO_COLOR)
+	now          func() time.Time // clock for ignore expiry and SBOM times (tests)
+	stdin        io.Reader        // what TARGET "-" reads (the command's stdin)
 	// scannersSet is true when --scanners (or KENSA_SCANNERS) was given:
 	// an explicitly requested scanner that cannot run is an error, a
 	// default one is skipped with a warning.
@@ -135,7 +139,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Format, "format", "f", "table", "output format: table, json, sarif, cyclonedx, spdx")
+	f.StringVarP(&o.Format, "format", "f", "table", "output format: table, json, sarif, html, cyclonedx, spdx")
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to this file instead of stdout")
 	f.StringVarP(&o.Severity, "severity", "s", "", "severities to show, comma-separated (default all: CRITICAL,HIGH,MEDIUM,LOW,INFO,UNKNOWN)")
 	f.IntVar(&o.ExitCode, "exit-code", 0, "exit with this code when findings at the shown severities remain")
@@ -154,6 +158,7 @@ Every flag can also be set with a KENSA_<FLAG> environment variable
 	f.StringSliceVar(&o.VEX, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
 	addTrivyFlags(f, &o.Trivy)
 	addServerFlags(f, o)
+	f.StringVar(&o.PolicyDir, "policy", "", "folder (or file) of Rego policies whose deny/warn rules add findings (docs/policies.md)")
 	return cmd
 }
 
@@ -215,6 +220,9 @@ func buildReport(ctx context.Context, o *scanOptions, target string, stderr io.W
 	// directory's policy files apply (targetDirFor("") == "").
 	o.targetDir = targetDirFor(kind, target)
 	if _, err := loadPolicy(o, o.targetDir); err != nil {
+		return nil, err
+	}
+	if err := loadRegoPolicies(ctx, o); err != nil {
 		return nil, err
 	}
 	var rep *finding.Report

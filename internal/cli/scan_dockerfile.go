@@ -45,6 +45,7 @@ func scanDockerfile(ctx context.Context, o *scanOptions, target string, stderr i
 		return nil, &InputError{Err: err}
 	}
 	f.Path = display
+	o.regoPolicies.noteDockerfile(f)
 
 	opts := dfrules.Options{ScanValue: scanSecretValue}
 	p, err := loadPolicy(o, o.targetDir)

@@ -42,7 +42,8 @@ func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target s
 	if err != nil {
 		return nil, err
 	}
-	so := imagescan.Options{Scanners: o.scanners(), MaxFileSize: o.MaxFile, Dockerfile: df}
+	// Policies read the final filesystem, which an image-cache hit lacks.
+	so := imagescan.Options{Scanners: o.scanners(), MaxFileSize: o.MaxFile, Dockerfile: df, NoImageCache: o.regoPolicies != nil}
 	if !o.NoCache {
 		if so.CacheDir = o.CacheDir; so.CacheDir == "" {
 			if so.CacheDir, err = layerfs.DefaultCacheDir(); err != nil {
@@ -72,6 +73,7 @@ func runImageScan(ctx context.Context, o *scanOptions, kind targetKind, target s
 		return nil, err
 	}
 	baseimage.Apply(res.Report, b)
+	o.regoPolicies.noteImage(res, df)
 	return res, nil
 }
 

@@ -59,6 +59,10 @@ type Options struct {
 	// CacheDir holds the layer cache and the image cache; "" scans
 	// without either.
 	CacheDir string
+	// NoImageCache keeps the layer cache but never answers from the
+	// image cache, so the Result always has its merged view (policies
+	// read the final filesystem).
+	NoImageCache bool
 	// Dockerfile, when set, is the Dockerfile that built the image: layers
 	// and findings are traced to its lines.
 	Dockerfile *dockerfile.File
@@ -107,7 +111,7 @@ func Scan(ctx context.Context, src *source.Image, target string, o Options) (*Re
 	analyzers := Analyzers(o.Scanners)
 	var ic *imageCache
 	var key string
-	if o.CacheDir != "" && !rootfs {
+	if o.CacheDir != "" && !rootfs && !o.NoImageCache {
 		ic = &imageCache{Dir: o.CacheDir}
 		key = ic.key(src, analyzers, o)
 	}

@@ -1,5 +1,6 @@
 // Package report holds kensa's output writers: a terminal table, the stable
-// JSON report, SARIF 2.1.0 for code-scanning services, and CycloneDX 1.6 and
+// JSON report, SARIF 2.1.0 for code-scanning services, a self-contained HTML
+// page, and CycloneDX 1.6 and
 // SPDX 2.3 SBOMs. Every writer consumes a finalized *finding.Report.
 package report
 
@@ -41,7 +42,7 @@ type Options struct {
 
 // Formats lists every format New accepts.
 func Formats() []string {
-	return []string{"table", "json", "sarif", "cyclonedx", "spdx"}
+	return []string{"table", "json", "sarif", "html", "cyclonedx", "spdx"}
 }
 
 // New returns the writer for format (case-insensitive).
@@ -56,6 +57,8 @@ func New(format string, opts Options) (Writer, error) {
 		return &jsonWriter{opts: opts}, nil
 	case "sarif":
 		return &sarifWriter{opts: opts}, nil
+	case "html":
+		return &htmlWriter{opts: opts}, nil
 	case "cyclonedx", "cdx":
 		return &cyclonedxWriter{opts: opts}, nil
 	case "spdx", "spdx-json":

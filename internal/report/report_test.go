@@ -122,6 +122,7 @@ func TestGolden(t *testing.T) {
 		{"table-suppressed.golden", "table", Options{ShowSuppressed: true}},
 		{"report.json", "json", Options{}},
 		{"report.sarif", "sarif", Options{}},
+		{"report.html", "html", Options{ShowSuppressed: true}},
 		{"report.cdx.json", "cyclonedx", Options{}},
 		{"report.spdx.json", "spdx", Options{}},
 	}
@@ -413,5 +414,58 @@ func TestSPDXRoundTrip(t *testing.T) {
 func TestNewUnknownFormat(t *testing.T) {
 	if _, err := New("xml", Options{}); err == nil || !strings.Contains(err.Error(), "table, json, sarif") {
 		t.Errorf("New(xml) error = %v, want one naming the formats", err)
+	}
+}
+
+// TestSARIFImageFindingsPointAtDockerfile: an image finding traced to a
+// Dockerfile line (by its layer or its config step) is reported at that
+// line of the Dockerfile; one that is not stays on the image, its
+// in-image path a logical location, never a repository file.
+func TestSARIFImageFindingsPointAtDockerfile(t *testing.T) {
+	layer := finding.Location{Path: "/etc/secrets.txt", Layer: "sha256:1", LayerIndex: finding.IntPtr(1), Dockerfile: "Dockerfile", DockerfileLine: 7}
+	config := finding.Location{Step: "ENV AWS_ACCESS_KEY_ID=AKIA****", Dockerfile: "Dockerfile", DockerfileLine: 6}
+	pathNoLayer := finding.Location{Path: "/usr/local/bin/suid-helper", Dockerfile: "Dockerfile", DockerfileLine: 12}
+	untraced := finding.Location{Path: "/etc/shadow"}
+	lint := finding.Location{Path: "Dockerfile", Line: 4}
+	type want struct {
+		uri     string
+		line    int
+		logical string
+	}
+	cases := []struct {
+		kind string
+		loc  finding.Location
+		want want
+	}{
+		{"image", layer, want{"Dockerfile", 7, "/etc/secrets.txt"}},
+		{"image", config, want{"Dockerfile", 6, ""}},
+		{"image", pathNoLayer, want{"Dockerfile", 12, "/usr/local/bin/suid-helper"}},
+		{"image", untraced, want{"app.tar", 1, "/etc/shadow"}},
+		{"rootfs", untraced, want{"app.tar", 1, "/etc/shadow"}},
+		// An image built next to its Dockerfile in a subfolder: lint and
+		// image findings both name services/api/Dockerfile.
+		{"dockerfile+image", layer, want{"services/api/Dockerfile", 7, "/etc/secrets.txt"}},
+		{"dockerfile+image", lint, want{"services/api/Dockerfile", 4, ""}},
+		{"dockerfile", lint, want{"services/api/Dockerfile", 4, ""}},
+	}
+	for _, c := range cases {
+		rep := finding.NewReport("app.tar", c.kind)
+		rep.Findings = []finding.Finding{{Kind: finding.KindMisconfig, ID: "KS-IM-005", Severity: finding.SeverityHigh, Message: "m", Location: c.loc}}
+		rep.Finalize()
+		var log sarifLog
+		if err := json.Unmarshal(render(t, "sarif", Options{BaseDir: "/repo", SourceRoot: "/repo/services/api"}, rep), &log); err != nil {
+			t.Fatal(err)
+		}
+		loc := log.Runs[0].Results[0].Locations[0]
+		got := want{uri: loc.PhysicalLocation.ArtifactLocation.URI}
+		if loc.PhysicalLocation.Region != nil {
+			got.line = loc.PhysicalLocation.Region.StartLine
+		}
+		if len(loc.LogicalLocations) > 0 {
+			got.logical = loc.LogicalLocations[0].FullyQualifiedName
+		}
+		if got != c.want {
+			t.Errorf("%s %+v: got %+v, want %+v", c.kind, c.loc, got, c.want)
+		}
 	}
 }

@@ -264,25 +264,28 @@ func (s *sarifWriter) result(r *finding.Report, f finding.Finding, ruleIndex int
 	props := map[string]any{"severity": f.Severity.String(), "kind": string(f.Kind)}
 	var loc sarifLocation
 	switch {
-	case l.Layer == "" && l.Path != "":
+	case l.Dockerfile != "":
+		// An image finding traced to the Dockerfile step that made it
+		// (a layer, or a config entry such as ENV or USER): point code
+		// scanning at that line.
+		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(s.sourcePath(r, l.Dockerfile))}, Region: region(l.DockerfileLine, 0)}
+	case l.Layer == "" && l.Path != "" && !inImagePath(r, l.Path):
 		// A Dockerfile or build-context file in the repository.
 		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(s.sourcePath(r, l.Path))}, Region: region(l.Line, l.EndLine)}
-	case l.Dockerfile != "":
-		// An image finding traced to the Dockerfile step that made it:
-		// point code scanning at that line.
-		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(l.Dockerfile)}, Region: region(l.DockerfileLine, 0)}
 	default:
 		// An image finding with no file in the repository: GitHub needs a
 		// physical location, so name the scanned image itself (line 1) and
 		// keep the in-image path as a logical location.
 		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: s.uri(r.Target)}, Region: region(1, 0)}
 	}
-	if l.Layer != "" {
+	if l.Layer != "" || inImagePath(r, l.Path) {
 		if l.Path != "" {
 			loc.LogicalLocations = []sarifLogicalLocation{{Name: path.Base(l.Path), FullyQualifiedName: l.Path, Kind: "resource"}}
 			msg += " (" + l.Path + ")"
 		}
-		props["layer"] = l.Layer
+		if l.Layer != "" {
+			props["layer"] = l.Layer
+		}
 		if l.LayerIndex != nil {
 			props["layerIndex"] = *l.LayerIndex
 		}
@@ -338,9 +341,20 @@ func (s *sarifWriter) result(r *finding.Report, f finding.Finding, ruleIndex int
 	return res
 }
 
-// sourcePath places a Dockerfile-target path under the build context.
+// inImagePath reports whether p is a path inside the scanned image
+// rather than a repository file: image targets name files absolutely.
+func inImagePath(r *finding.Report, p string) bool {
+	switch r.TargetKind {
+	case "image", "rootfs", "dockerfile+image":
+		return strings.HasPrefix(p, "/")
+	}
+	return false
+}
+
+// sourcePath places a Dockerfile-target path (also the Dockerfile of an
+// image built next to it) under the build context.
 func (s *sarifWriter) sourcePath(r *finding.Report, p string) string {
-	if r.TargetKind != "dockerfile" || s.opts.SourceRoot == "" || filepath.IsAbs(p) {
+	if (r.TargetKind != "dockerfile" && r.TargetKind != "dockerfile+image") || s.opts.SourceRoot == "" || filepath.IsAbs(p) {
 		return p
 	}
 	joined := filepath.Join(s.opts.SourceRoot, p)

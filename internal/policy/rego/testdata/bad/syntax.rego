@@ -1,0 +1,6 @@
+package bad
+
+deny contains msg if {
+	msg := "x"
+	input.a ==
+}
