@@ -17,6 +17,10 @@
 #   python       FROM debian-base + Debian's python3-urllib3, -requests, -jinja2,
 #                -cryptography and -yaml, installed by apt (network: deb.debian.org).
 #                Also writes python.dpkg-query.txt (dpkg-query -W in the image).
+#   kensa        kensa's own image from the repository's Dockerfile (multi-stage,
+#                FROM scratch, non-root), built with a toolchain image made of
+#                debian-base and this machine's Go (GO_IMAGE build argument); the
+#                host's module and build caches are mounted into the build.
 #
 # Output folder: $KENSA_TEST_IMAGES, default <repo>/.cache/testimages.
 # Incremental: an image is rebuilt only when the hash of its inputs (Dockerfile,
@@ -31,7 +35,7 @@ set -euo pipefail
 
 # Bump when the way images are built changes: every image is rebuilt.
 SCRIPT_VERSION=2
-ALL_IMAGES=(debian-base leaky gobin npm python)
+ALL_IMAGES=(debian-base leaky gobin npm python kensa)
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${KENSA_TEST_IMAGES:-$repo/.cache/testimages}"
@@ -100,6 +104,7 @@ cleanup() {
   for n in "${ALL_IMAGES[@]}"; do
     [ "$n" = debian-base ] || bh rmi --force "localhost/$n:latest" >/dev/null 2>&1 || true
   done
+  bh rmi --force localhost/kensa-go:latest >/dev/null 2>&1 || true
   bh rmi --prune >/dev/null 2>&1 || true
   rm -rf "$work"
   # Hand the exports (not the private storage: its files carry the images'
@@ -288,6 +293,37 @@ build_python() {
   mv -f "$out/python.dpkg-query.txt.tmp" "$out/python.dpkg-query.txt"
   echo "$h" >"$out/python.inputs"
   status[python]=built
+}
+
+build_kensa() {
+  local h c
+  h="$(HASH_EXTRA="$(go version)" hash_inputs "$repo/Dockerfile" "$repo/.dockerignore" "$repo/go.mod" "$repo/go.sum" \
+    "$repo/cmd" "$repo/internal" "$out/debian-base.inputs")"
+  if up_to_date kensa "$h"; then status[kensa]=reused; return 0; fi
+  ensure_base
+  # The toolchain stage: debian-base plus this machine's Go and CA bundle
+  # (the machine reaches no Docker Hub for golang:1.26-bookworm).
+  bh rmi --force localhost/kensa-go:latest >/dev/null 2>&1 || true
+  c="$(bh from --pull=never --signature-policy "$st/policy.json" localhost/debian-base:latest)"
+  bh copy "$c" "$(go env GOROOT)" /usr/local/go >/dev/null
+  bh copy "$c" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null
+  bh config --env GOPATH=/go --env PATH=/go/bin:/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c"
+  bh commit --quiet "$c" localhost/kensa-go:latest >/dev/null
+  bh rm "$c" >/dev/null
+  local modcache gocache
+  modcache="$(go env GOMODCACHE)"
+  gocache="$(go env GOCACHE)"
+  mkdir -p "$modcache" "$gocache"
+  bh rmi --force localhost/kensa:latest >/dev/null 2>&1 || true
+  # --format docker: OCI image configs cannot hold the HEALTHCHECK NONE.
+  bh bud --quiet --isolation chroot --pull=never --layers --format docker \
+    --signature-policy "$st/policy.json" \
+    --build-arg GO_IMAGE=localhost/kensa-go:latest --build-arg VERSION=ci \
+    -v "$modcache:/go/pkg/mod" -v "$gocache:/root/.cache/go-build" \
+    -f "$repo/Dockerfile" -t localhost/kensa:latest "$repo" >/dev/null
+  export_image kensa
+  echo "$h" >"$out/kensa.inputs"
+  status[kensa]=built
 }
 
 t_all=$SECONDS

@@ -276,26 +276,34 @@ func TestScanGoBinaryAgainstOSVScanner(t *testing.T) {
 	debZip := filepath.Join(t.TempDir(), "all.zip")
 	vulnWriteZip(t, debZip, "../vulndb/testdata/osv/Debian")
 	db := vulnImportDB(t, goZip)
-	rep := vulnScanJSON(t, "--scanners", "vuln", "--no-cache", "--db", db, img)
-	got := map[string]bool{}
-	for _, f := range rep.Findings {
-		if f.Package == nil || f.Package.Ecosystem != "Go" {
-			continue
-		}
-		for _, n := range append([]string{f.ID}, f.Aliases...) {
-			if strings.HasPrefix(n, "GO-") {
-				got[f.Package.Name+" "+n] = true
-			}
-		}
-	}
-	for _, id := range []string{"GO-2020-0015", "GO-2021-0113", "GO-2022-1059", "GO-2026-5970"} {
+	rep := vulnScanJSON(t, "--scanners", "vuln", "--no-cache", "--show-suppressed", "--db", db, img)
+	got, unlinked := goAdvisories(rep.Findings), goAdvisories(rep.Suppressed)
+	for _, id := range []string{"GO-2020-0015", "GO-2021-0113", "GO-2022-1059"} {
 		if !got["golang.org/x/text "+id] {
 			t.Errorf("x/text v0.3.0: missing %s", id)
 		}
 	}
+	// GO-2026-5970 is in x/text/unicode/norm, which textdemo does not link:
+	// suppressed, not dropped.
+	if !unlinked["golang.org/x/text GO-2026-5970"] || len(unlinked) != 1 {
+		t.Errorf("suppressed as not linked: %v, want GO-2026-5970 only", unlinked)
+	}
+	for _, f := range rep.Suppressed {
+		if f.Suppressed == nil || f.Suppressed.By != "not-linked" {
+			t.Errorf("%s suppressed by %+v", f.ID, f.Suppressed)
+		}
+	}
+	// osv-scanner matches Go binaries by module: it reports both.
+	all := map[string]bool{}
+	for k := range got {
+		all[k] = true
+	}
+	for k := range unlinked {
+		all[k] = true
+	}
 	want := osvScannerIDs(t, img, map[string]string{"Go": goZip, "Debian": debZip})
-	agreeWithOSVScanner(t, got, want)
-	t.Logf("%d Go (package, advisory) pairs; osv-scanner agrees", len(got))
+	agreeWithOSVScanner(t, all, want)
+	t.Logf("%d Go (package, advisory) pairs, %d of them suppressed as not linked; osv-scanner agrees", len(all), len(unlinked))
 }
 
 // TestScanPythonImageAgainstOSVScanner scans the python image (Debian's
@@ -535,14 +543,15 @@ func TestScanGoBinaryAgainstGovulncheck(t *testing.T) {
 	if err := cmd.Run(); err != nil && out.Len() == 0 {
 		t.Fatalf("govulncheck: %v\n%s", err, errb.String())
 	}
-	want := map[string]bool{}
+	inBinary, moduleOnly := map[string]bool{}, map[string]bool{}
 	dec := json.NewDecoder(&out)
 	for {
 		var msg struct {
 			Finding *struct {
 				OSV   string `json:"osv"`
 				Trace []struct {
-					Module string `json:"module"`
+					Module  string `json:"module"`
+					Package string `json:"package"`
 				} `json:"trace"`
 			} `json:"finding"`
 		}
@@ -553,13 +562,47 @@ func TestScanGoBinaryAgainstGovulncheck(t *testing.T) {
 			break
 		}
 		if msg.Finding != nil && len(msg.Finding.Trace) > 0 {
-			want[msg.Finding.Trace[0].Module+" "+msg.Finding.OSV] = true
+			// govulncheck reports an advisory at module level (the
+			// vulnerable package is not in the binary) and again at
+			// package or symbol level when it is.
+			k := msg.Finding.Trace[0].Module + " " + msg.Finding.OSV
+			if msg.Finding.Trace[0].Package != "" {
+				inBinary[k] = true
+			}
+			moduleOnly[k] = true
 		}
 	}
+	for k := range inBinary {
+		delete(moduleOnly, k)
+	}
 	db := vulnImportDB(t, goZip)
-	rep := vulnScanJSON(t, "--scanners", "vuln", "--no-cache", "--db", db, img)
+	rep := vulnScanJSON(t, "--scanners", "vuln", "--no-cache", "--show-suppressed", "--db", db, img)
+	got, unlinked := goAdvisories(rep.Findings), goAdvisories(rep.Suppressed)
+	if len(inBinary) == 0 {
+		t.Fatalf("govulncheck found nothing; stderr:\n%s", errb.String())
+	}
+	compare := func(what string, kensa, gvc map[string]bool) {
+		for k := range gvc {
+			if !kensa[k] {
+				t.Errorf("%s: only govulncheck: %s", what, k)
+			}
+		}
+		for k := range kensa {
+			if !gvc[k] {
+				t.Errorf("%s: only kensa: %s", what, k)
+			}
+		}
+	}
+	compare("vulnerable package in the binary", got, inBinary)
+	compare("module only (kensa: suppressed as not linked)", unlinked, moduleOnly)
+	t.Logf("%d advisories with the package linked, %d module-only; govulncheck agrees", len(got), len(unlinked))
+}
+
+// goAdvisories returns "module GO-ID" for every Go advisory ID the findings
+// carry (as ID or alias).
+func goAdvisories(fs []finding.Finding) map[string]bool {
 	got := map[string]bool{}
-	for _, f := range rep.Findings {
+	for _, f := range fs {
 		if f.Package == nil || f.Package.Ecosystem != "Go" {
 			continue
 		}
@@ -569,18 +612,5 @@ func TestScanGoBinaryAgainstGovulncheck(t *testing.T) {
 			}
 		}
 	}
-	if len(want) == 0 {
-		t.Fatalf("govulncheck found nothing; stderr:\n%s", errb.String())
-	}
-	for k := range want {
-		if !got[k] {
-			t.Errorf("only govulncheck: %s", k)
-		}
-	}
-	for k := range got {
-		if !want[k] {
-			t.Errorf("only kensa: %s", k)
-		}
-	}
-	t.Logf("%d module-level advisories; govulncheck agrees", len(got))
+	return got
 }

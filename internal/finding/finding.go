@@ -141,7 +141,7 @@ type PackageRef struct {
 // Suppression records why a finding is not counted: an ignore file entry, an
 // inline comment, a VEX statement or a config rule.
 type Suppression struct {
-	By      string `json:"by"`               // "ignorefile", "inline", "vex", "config", "backport", "baseline"
+	By      string `json:"by"`               // "ignorefile", "inline", "vex", "config", "backport", "not-linked", "baseline"
 	Source  string `json:"source,omitempty"` // file:line of the rule that suppressed it
 	Reason  string `json:"reason,omitempty"`
 	Expires string `json:"expires,omitempty"` // YYYY-MM-DD, when the suppression lapses

@@ -32,6 +32,10 @@ type Package struct {
 	LayerDigest string   `json:"layer_digest,omitempty"`
 	Licenses    []string `json:"licenses,omitempty"`
 	Arch        string   `json:"arch,omitempty"`
+	// GoPackages lists, for a Go module compiled into an executable, the
+	// import paths of the module's packages whose code is linked into it
+	// (gobin.LinkedPackages); nil when unknown.
+	GoPackages []string `json:"go_packages,omitempty"`
 	// Dev is true for development-only dependencies (npm devDependencies).
 	Dev bool `json:"dev,omitempty"`
 	// ManagedBy names the OS package that installed this language package

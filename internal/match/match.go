@@ -162,6 +162,10 @@ func Match(db Source, osInfo *inventory.OS, pkgs []inventory.Package, o Options)
 			if !keep {
 				continue
 			}
+			if f, unlinked := notLinked(p, q, group, f); unlinked {
+				res.Suppressed = append(res.Suppressed, f)
+				continue
+			}
 			if p.ManagedBy != "" {
 				f, fixed, err := backport(db, osInfo, own, p, f)
 				if err != nil {

@@ -79,6 +79,17 @@ type Reference struct {
 type DatabaseSpecific struct {
 	Severity string `json:"severity,omitempty"`
 	Urgency  string `json:"urgency,omitempty"`
+	// Imports are the affected packages of a module (Go advisories'
+	// ecosystem_specific.imports): the vulnerable code is in these
+	// packages only.
+	Imports []AffectedImport `json:"imports,omitempty"`
+}
+
+// AffectedImport is one affected package of a Go advisory and, when known, its
+// vulnerable symbols.
+type AffectedImport struct {
+	Path    string   `json:"path"`
+	Symbols []string `json:"symbols,omitempty"`
 }
 
 // UnmarshalJSON reads the severity rating while tolerating any other shape of
@@ -97,6 +108,14 @@ func (d *DatabaseSpecific) UnmarshalJSON(b []byte) error {
 	}
 	d.Severity = str("severity")
 	d.Urgency = str("urgency")
+	var imports []AffectedImport
+	if v, ok := raw["imports"]; ok && json.Unmarshal(v, &imports) == nil {
+		for _, im := range imports {
+			if im.Path != "" {
+				d.Imports = append(d.Imports, im)
+			}
+		}
+	}
 	return nil
 }
 

@@ -76,7 +76,7 @@ func All(tempDir string) []Extractor {
 
 // analyzerVersion is bumped whenever any extractor's output changes for the
 // same bytes (it is part of the layer-cache key).
-const analyzerVersion = 5
+const analyzerVersion = 6
 
 type analyzer struct {
 	extractors []Extractor

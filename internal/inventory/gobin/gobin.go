@@ -47,8 +47,11 @@ func IsExecutable(content []byte) bool {
 // every dependency (the replacement when one is recorded; none for a local
 // directory replacement) and the Go
 // standard library as package "stdlib" at the toolchain version, the way
-// OSV's Go advisories name it. A file that is not a Go executable gives no
-// packages and no error.
+// OSV's Go advisories name it. Each package lists in GoPackages the
+// packages of that module whose code is linked into the executable (for
+// ELF files with a readable pclntab), so matching can tell an advisory on
+// a package the binary never linked. A file that is not a Go executable
+// gives no packages and no error.
 func (Extractor) Extract(path string, content []byte) ([]inventory.Package, error) {
 	if len(content) > MaxSize || !IsExecutable(content) {
 		return nil, nil
@@ -57,7 +60,17 @@ func (Extractor) Extract(path string, content []byte) ([]inventory.Package, erro
 	if err != nil {
 		return nil, nil // not a Go binary, or built without module info
 	}
-	return FromBuildInfo(path, bi), nil
+	pkgs := FromBuildInfo(path, bi)
+	if linked := LinkedPackages(content); linked != nil {
+		mods := make([]string, len(pkgs))
+		for i, p := range pkgs {
+			mods[i] = p.Name
+		}
+		for i := range pkgs {
+			pkgs[i].GoPackages = packagesOf(pkgs[i].Name, mods, linked)
+		}
+	}
+	return pkgs, nil
 }
 
 // FromBuildInfo converts build information into packages.
