@@ -46,7 +46,7 @@ func newServerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run kensa server: a REST API and scan workers on PostgreSQL",
-		Long: `server runs kensa for a registry: a REST API (docs/server-openapi.yaml)
+		Long: `server runs kensa for a registry: a REST API (docs/openapi.yaml)
 that queues image scans in PostgreSQL, and workers that scan them with the
 layer facts shared in the database, so a layer many images share is read
 once. Any number of processes may run on one database:
