@@ -161,11 +161,11 @@ func (o *openAPI) scopeOf(op map[string]any) (string, error) {
 	return s, nil
 }
 
-// TestOpenAPIListsExactlyTheRoutes holds docs/openapi.yaml against the
+// TestServerOpenAPIListsExactlyTheRoutes holds docs/openapi.yaml against the
 // router: every registered route is documented and every documented one
 // is served; each operation is complete (ID, summary, path parameters,
 // responses with an error schema) and every schema it names compiles.
-func TestOpenAPIListsExactlyTheRoutes(t *testing.T) {
+func TestServerOpenAPIListsExactlyTheRoutes(t *testing.T) {
 	o := loadOpenAPI(t)
 	ops := o.operations()
 	var documented []string
@@ -304,12 +304,12 @@ func clipBody(b []byte) string {
 	return string(b)
 }
 
-// TestOpenAPIResponsesMatchServer calls every documented operation of a
+// TestServerOpenAPIResponses calls every documented operation of a
 // real server (PostgreSQL, worker, in-process registry) in its success
 // and error cases and validates each response against docs/openapi.yaml;
 // every operation's success response and every documented scope
 // refusal is exercised.
-func TestOpenAPIResponsesMatchServer(t *testing.T) {
+func TestServerOpenAPIResponses(t *testing.T) {
 	o := loadOpenAPI(t)
 	e := newEnv(t, APIOptions{MaxUpload: 1 << 20})
 	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 1, Apps: 2})
