@@ -184,4 +184,3 @@ func pushFixedZlibBase(t *testing.T, host string, b, apps int) []string {
 	}
 	return refs
 }
-
