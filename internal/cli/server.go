@@ -81,7 +81,7 @@ advisories name are re-matched, with no layer read.`,
 	f.DurationVar(&o.JobTimeout, "job-timeout", 10*time.Minute, "time limit of one scan attempt")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per job before it fails")
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
-	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
+	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd(), newServerHealthCmd())
 	return cmd
 }
 
