@@ -87,6 +87,11 @@ func TestServerRescan300Images(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	visible := time.Since(tImport)
+	// The findings are visible set by set; the rescan's log line follows
+	// when the last set is done.
+	for !strings.Contains(logs.String(), "msg=rescan advisories") && time.Since(tImport) < 10*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
 	cancel()
 	<-watched
 	if len(aff.Images) != len(refs) {
