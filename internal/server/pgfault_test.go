@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/kensa-sec/kensa/internal/server/store"
 	"github.com/kensa-sec/kensa/internal/testimages/synth"
 )
@@ -256,4 +258,41 @@ func TestServerSurvivesPostgresRestart(t *testing.T) {
 	}
 	t.Logf("%d images; database down %s; all done %s after the stop; %d submissions refused and retried; max attempts %d; %d layer reads for %d layers\n%s",
 		len(refs), down.Round(time.Millisecond), took.Round(time.Millisecond), refused.Load(), maxAttempts, ls.Reads, ls.Layers, strings.Join(lines, "\n"))
+}
+
+// TestServerConnLossClassified: an error from a connection the server
+// terminated is a connection loss; a bad query, a missing row and a
+// network error of a registry are not.
+func TestServerConnLossClassified(t *testing.T) {
+	ctx := context.Background()
+	u := newDatabase(t)
+	victim, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close(ctx)
+	killer, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer killer.Close(ctx)
+	if _, err := killer.Exec(ctx, "SELECT pg_terminate_backend($1)", victim.PgConn().PID()); err != nil {
+		t.Fatal(err)
+	}
+	_, lost := victim.Exec(ctx, "SELECT 1")
+	if lost == nil || !store.IsConnLoss(fmt.Errorf("job 1: %w", lost)) {
+		t.Errorf("error on a terminated connection %v: not a connection loss", lost)
+	}
+	if _, err := victim.Exec(ctx, "SELECT 1"); !store.IsConnLoss(err) {
+		t.Errorf("error on a closed connection %v: not a connection loss", err)
+	}
+	_, bad := killer.Exec(ctx, "SELEC 1")
+	var none int
+	noRow := killer.QueryRow(ctx, "SELECT 1 WHERE false").Scan(&none)
+	netErr := fmt.Errorf("layer 0: %w", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")})
+	for _, err := range []error{bad, noRow, netErr} {
+		if err == nil || store.IsConnLoss(err) {
+			t.Errorf("%v: classified as a connection loss", err)
+		}
+	}
 }

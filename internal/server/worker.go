@@ -150,7 +150,9 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 	if errors.Is(scanErr, store.ErrLeaseLost) || ctx.Err() != nil {
 		return true, scanErr
 	}
-	if w.waitDB(ctx, scanErr) {
+	// A database outage, ongoing or just over (a connection that died
+	// while the layer was read), is no fault of the image.
+	if w.waitDB(ctx, scanErr) || store.IsConnLoss(scanErr) {
 		return true, w.giveBack(ctx, j)
 	}
 	permanent := isInputError(scanErr) && !timedOut
