@@ -297,6 +297,44 @@ func (o *openAPI) checkResponse(t *testing.T, route string, resp *http.Response,
 	}
 }
 
+// checkRequest validates a request body the server accepted against the
+// operation's documented request body: the media type is documented (JSON
+// when none is given) and a JSON body matches its schema.
+func (o *openAPI) checkRequest(t *testing.T, route, contentType string, body []byte) {
+	t.Helper()
+	op := o.operations()[route]
+	rb, ptr := o.resolve(op["requestBody"], operationPtr(route)+"/requestBody")
+	if rb == nil {
+		if len(body) > 0 {
+			t.Errorf("%s: accepted a request body, but documents none", route)
+		}
+		return
+	}
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	content, _ := rb["content"].(map[string]any)
+	if _, ok := content[contentType]; !ok {
+		t.Errorf("%s: request Content-Type %s is not documented", route, contentType)
+		return
+	}
+	if contentType != "application/json" {
+		return
+	}
+	sch, err := o.c.Compile(o.url + "#" + ptr + "/content/" + escapePtr(contentType) + "/schema")
+	if err != nil {
+		t.Fatalf("%s: request schema: %v", route, err)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		t.Errorf("%s: accepted a request body that is not JSON: %v", route, err)
+		return
+	}
+	if err := sch.Validate(v); err != nil {
+		t.Errorf("%s: accepted a request body the documented schema refuses: %v", route, err)
+	}
+}
+
 func clipBody(b []byte) string {
 	if len(b) > 2000 {
 		return string(b[:2000]) + "..."
@@ -414,6 +452,7 @@ func TestServerOpenAPIResponses(t *testing.T) {
 		o.checkResponse(t, c.route, resp, body)
 		if resp.StatusCode/100 == 2 {
 			covered[c.route] = true
+			o.checkRequest(t, c.route, c.headers["Content-Type"], c.body)
 		}
 		if resp.StatusCode == 202 && resp.Header.Get("Location") == "" {
 			t.Errorf("%s: 202 without Location", c.route)
