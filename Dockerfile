@@ -24,7 +24,7 @@ COPY internal ./internal
 ARG VERSION=dev
 RUN go build -trimpath -ldflags="-s -w -X github.com/kensa-sec/kensa/internal/cli.Version=${VERSION}" \
       -o /out/usr/local/bin/kensa ./cmd/kensa \
- && mkdir -p /out/etc /out/home/nonroot /out/tmp \
+ && mkdir -p /out/etc /out/home/nonroot /out/tmp /out/var/cache/kensa \
  && echo 'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >/out/etc/passwd \
  && echo 'nonroot:x:65532:' >/out/etc/group \
  && chmod 1777 /out/tmp
@@ -39,8 +39,11 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY --from=build /out/etc/passwd /out/etc/group /etc/
 COPY --from=build --chown=65532:65532 /out/tmp /tmp
 COPY --from=build --chown=65532:65532 /out/home/nonroot /home/nonroot
+# The cache (layer results, vulnerability database), owned by the user so a
+# fresh named volume mounted on it is writable (deploy/compose.yaml).
+COPY --from=build --chown=65532:65532 /out/var/cache/kensa /var/cache/kensa
 COPY --from=build /out/usr/local/bin/kensa /usr/local/bin/kensa
-ENV HOME=/home/nonroot
+ENV HOME=/home/nonroot KENSA_CACHE_DIR=/var/cache/kensa
 USER 65532:65532
 WORKDIR /home/nonroot
 # A command-line tool: the orchestrator decides when it is done, not a probe.

@@ -46,7 +46,7 @@ func newServerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run kensa server: a REST API and scan workers on PostgreSQL",
-		Long: `server runs kensa for a registry: a REST API (docs/server-openapi.yaml)
+		Long: `server runs kensa for a registry: a REST API (docs/openapi.yaml)
 that queues image scans in PostgreSQL, and workers that scan them with the
 layer facts shared in the database, so a layer many images share is read
 once. Any number of processes may run on one database:
@@ -81,7 +81,7 @@ advisories name are re-matched, with no layer read.`,
 	f.DurationVar(&o.JobTimeout, "job-timeout", 10*time.Minute, "time limit of one scan attempt")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per job before it fails")
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
-	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
+	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd(), newServerHealthCmd())
 	return cmd
 }
 

@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/jackc/pgx/v5"
+	"github.com/kensa-sec/kensa/internal/sbom"
 	"github.com/kensa-sec/kensa/internal/server"
 	"github.com/kensa-sec/kensa/internal/server/store"
 	"github.com/kensa-sec/kensa/internal/testimages"
@@ -96,22 +102,28 @@ func TestScanViaServerMatchesLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewServer(server.NewAPI(st, server.APIOptions{}))
+	api := httptest.NewServer(server.NewAPI(st, server.APIOptions{ToolVersion: Version}))
 	defer api.Close()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go server.NewWorker(st, server.WorkerOptions{DBPath: dbFile, Poll: 20 * time.Millisecond}).Run(wctx) //nolint:errcheck
 
-	for _, format := range []string{"json", "table"} {
+	// What differs between two runs: layers' from_cache flags and SBOM
+	// creation times.
+	norm := regexp.MustCompile(`"from_cache": (true|false)|"(timestamp|created)": "[^"]*"`)
+	jobID := 0
+	for _, format := range []string{"json", "table", "sarif", "cyclonedx", "spdx"} {
 		code, local, stderr := run(t, "scan", "--quiet", "--no-cache", "--db", dbFile, "-f", format, ref)
 		if code != 0 {
 			t.Fatalf("local scan: exit %d: %s", code, stderr)
 		}
-		code, remoteOut, stderr := run(t, "scan", "--quiet", "--server", api.URL, "--token", tok, "-f", format, ref)
+		code, remoteOut, stderr := run(t, "scan", "--server", api.URL, "--token", tok, "-f", format, ref)
 		if code != 0 {
 			t.Fatalf("server scan: exit %d: %s", code, stderr)
 		}
-		norm := regexp.MustCompile(`"from_cache": (true|false)`)
+		if m := regexp.MustCompile(`\(job (\d+)\)`).FindStringSubmatch(stderr); m != nil {
+			jobID, _ = strconv.Atoi(m[1])
+		}
 		local, remoteOut = norm.ReplaceAllString(local, ""), norm.ReplaceAllString(remoteOut, "")
 		if local != remoteOut {
 			t.Errorf("%s: server scan differs from local scan\n--- local\n%s\n--- server\n%s", format, clip(local), clip(remoteOut))
@@ -119,11 +131,56 @@ func TestScanViaServerMatchesLocal(t *testing.T) {
 		if format == "json" && (!strings.Contains(local, `"kind": "vuln"`) || !strings.Contains(local, `"kind": "secret"`)) {
 			t.Errorf("the comparison should cover vulnerabilities and secrets:\n%s", clip(local))
 		}
+		if format == "table" {
+			continue
+		}
+		// The API's own rendering of the format is what the CLI writes.
+		for _, how := range []string{"?format=" + format, "Accept"} {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v1/scans/%d/report", api.URL, jobID), nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			if how == "Accept" {
+				req.Header.Set("Accept", mediaTypes[format]+", application/json;q=0.5")
+			} else {
+				req.URL.RawQuery = how[1:]
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != mediaTypes[format] {
+				t.Fatalf("GET report %s (%s): HTTP %d, %s: %s", format, how, resp.StatusCode, resp.Header.Get("Content-Type"), clip(string(b)))
+			}
+			if got := norm.ReplaceAllString(string(b), ""); got != local {
+				t.Errorf("GET report %s (%s) differs from kensa scan -f %s\n--- local\n%s\n--- API\n%s", format, how, format, clip(local), clip(got))
+			}
+			if format == "cyclonedx" || format == "spdx" {
+				res, err := sbom.Read("report."+format+".json", bytes.NewReader(b))
+				if err != nil {
+					t.Fatalf("the API's %s does not read back: %v", format, err)
+				}
+				if len(res.Packages) < 50 {
+					t.Errorf("the API's %s holds %d packages, want the image's (over 50)", format, len(res.Packages))
+				}
+			}
+		}
+	}
+	if jobID == 0 {
+		t.Fatal("the client did not name its job")
 	}
 	code, _, stderr := run(t, "scan", "--quiet", "--server", api.URL, ref)
 	if code != ExitBadInput || !strings.Contains(stderr, "HTTP 401") {
 		t.Errorf("no token: exit %d, %s; want 2 and HTTP 401", code, stderr)
 	}
+}
+
+// mediaTypes are the Content-Types of the API's report formats.
+var mediaTypes = map[string]string{
+	"json":      "application/json",
+	"sarif":     "application/sarif+json",
+	"cyclonedx": "application/vnd.cyclonedx+json",
+	"spdx":      "application/spdx+json",
 }
 
 func clip(s string) string {

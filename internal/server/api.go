@@ -31,11 +31,11 @@ type APIOptions struct {
 	Log *slog.Logger
 }
 
-// API is kensa server's HTTP handler (docs/server-openapi.yaml).
+// API is kensa server's HTTP handler (docs/openapi.yaml).
 type API struct {
 	st      *store.Store
 	o       APIOptions
-	mux     *http.ServeMux
+	mux     *routeMux
 	metrics *metrics
 }
 
@@ -53,7 +53,7 @@ func NewAPI(st *store.Store, o APIOptions) *API {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{st: st, o: o, mux: http.NewServeMux(), metrics: newMetrics()}
+	a := &API{st: st, o: o, mux: newRouteMux(), metrics: newMetrics()}
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /metrics", a.serveMetrics)
 	a.mux.Handle("POST /v1/scans", a.auth(store.ScopeSubmit, a.submit))
@@ -247,12 +247,9 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return
 	}
-	format := r.URL.Query().Get("format")
-	if format == "" {
-		format = "json"
-	}
-	if format == "table" {
-		a.fail(w, r, http.StatusBadRequest, errors.New("format table is rendered by the client: ask for json"))
+	format, ctype, status, err := reportFormat(r)
+	if err != nil {
+		a.fail(w, r, status, err)
 		return
 	}
 	wr, err := report.New(format, report.Options{ToolVersion: a.o.ToolVersion})
@@ -283,7 +280,7 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep.Finalize()
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", ctype)
 	if err := wr.Write(w, rep); err != nil {
 		a.o.Log.Error("write report", "scan", id, "err", err)
 	}

@@ -88,7 +88,8 @@ func NewWorker(st *store.Store, o WorkerOptions) *Worker {
 }
 
 // Run takes and runs jobs until ctx ends. A database that goes away is
-// waited for: Run keeps polling (pgx reconnects).
+// waited for (pgx reconnects), with one log line when it is lost and one
+// when it is back.
 func (w *Worker) Run(ctx context.Context) error {
 	for {
 		if ctx.Err() != nil {
@@ -96,7 +97,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		ran, err := w.RunOne(ctx)
 		if err != nil && ctx.Err() == nil {
-			w.o.Log.Warn("worker", "err", err)
+			if !w.waitDB(ctx, err) {
+				w.o.Log.Warn("worker", "worker", w.o.ID, "err", err)
+			}
 		}
 		if !ran || err != nil {
 			select {
@@ -147,6 +150,11 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 	if errors.Is(scanErr, store.ErrLeaseLost) || ctx.Err() != nil {
 		return true, scanErr
 	}
+	// A database outage, ongoing or just over (a connection that died
+	// while the layer was read), is no fault of the image.
+	if w.waitDB(ctx, scanErr) || store.IsConnLoss(scanErr) {
+		return true, w.giveBack(ctx, j)
+	}
 	permanent := isInputError(scanErr) && !timedOut
 	msg := scanErr.Error()
 	if timedOut {
@@ -155,11 +163,59 @@ func (w *Worker) RunOne(ctx context.Context) (bool, error) {
 	backoff := w.o.Backoff << min(j.Attempts-1, 8)
 	backoff += time.Duration(rand.Int64N(int64(backoff/4) + 1))
 	if err := w.st.Fail(ctx, j, w.o.ID, msg, permanent, backoff); err != nil {
+		if w.waitDB(ctx, err) {
+			return true, w.giveBack(ctx, j)
+		}
 		return true, err
 	}
 	w.Failed.Add(1)
 	w.o.Log.Warn("job failed", "job", j.ID, "ref", j.Reference, "attempt", j.Attempts, "permanent", permanent, "err", msg)
 	return true, nil
+}
+
+// giveBack requeues job j, whose attempt the database outage interrupted,
+// without counting the attempt. Had its result or failure been committed
+// after all, Requeue finds the job no longer running and changes nothing.
+func (w *Worker) giveBack(ctx context.Context, j *store.Job) error {
+	err := w.st.Requeue(ctx, j, w.o.ID)
+	if err == nil {
+		w.o.Log.Info("job requeued after the database outage", "worker", w.o.ID, "job", j.ID, "ref", j.Reference)
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		return nil
+	}
+	return err
+}
+
+// waitDB checks, after err, whether the database answers. When it does
+// not, waitDB logs that (once), waits until it answers again or ctx ends,
+// logs the recovery and returns true; it returns false when the database
+// answers (err was something else).
+func (w *Worker) waitDB(ctx context.Context, err error) bool {
+	ping := func() error {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return w.st.Ping(pctx)
+	}
+	perr := ping()
+	if perr == nil || ctx.Err() != nil {
+		return false
+	}
+	t0 := time.Now()
+	w.o.Log.Error("database connection lost: waiting for the database, jobs in flight are requeued", "worker", w.o.ID, "err", err, "ping", perr)
+	wait := w.o.Poll
+	for {
+		select {
+		case <-ctx.Done():
+			return true
+		case <-time.After(wait):
+		}
+		if ping() == nil {
+			w.o.Log.Info("database connection restored", "worker", w.o.ID, "down", time.Since(t0).Round(time.Millisecond))
+			return true
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // isInputError tells a bad image (fail now) from a machine or network

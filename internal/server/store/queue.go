@@ -204,3 +204,20 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, rows.Err()
 }
+
+// Requeue gives back a job whose attempt was interrupted by something
+// other than its image (the database went away): the job is queued again
+// at once and the attempt is not counted. It returns ErrLeaseLost when the
+// attempt no longer holds the job (its result was committed after all, or
+// another worker took it).
+func (s *Store) Requeue(ctx context.Context, j *Job, worker string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = now(), lease_until = NULL, worker = NULL
+		WHERE id = $1 AND state = 'running' AND worker = $2 AND attempts = $3`, j.ID, worker, j.Attempts)
+	if err != nil {
+		return fmt.Errorf("job %d: requeue: %w", j.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("job %d: %w", j.ID, ErrLeaseLost)
+	}
+	return nil
+}
