@@ -39,6 +39,9 @@ type serverOptions struct {
 	JobTimeout  time.Duration
 	MaxAttempts int
 	WatchEvery  time.Duration
+	// WebhookSecret also admits registry push notifications (see
+	// server.APIOptions.WebhookSecret).
+	WebhookSecret string
 }
 
 func newServerCmd() *cobra.Command {
@@ -56,7 +59,14 @@ once. Any number of processes may run on one database:
 The first admin token comes from KENSA_ADMIN_TOKEN; more tokens from
 kensa server token create. When the vulnerability database file (--db)
 changes (kensa db import / update), the stored packages the changed
-advisories name are re-matched, with no layer read.`,
+advisories name are re-matched, with no layer read.
+
+Registry integration: point a registry's push notifications at
+POST /v1/webhooks/registry (Distribution notifications, Harbor webhooks,
+Docker Hub webhooks); each pushed manifest is queued for a scan by digest.
+Authenticate with a submit token (Distribution: the endpoint's headers;
+Harbor: the auth header "Bearer <token>") or, where the registry can only
+be given a URL (Docker Hub), with ?secret=<--webhook-secret>.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -80,6 +90,7 @@ advisories name are re-matched, with no layer read.`,
 	f.DurationVar(&o.Lease, "lease", 30*time.Second, "job lease: a job whose worker stops heartbeating is retried after it")
 	f.DurationVar(&o.JobTimeout, "job-timeout", 10*time.Minute, "time limit of one scan attempt")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per job before it fails")
+	f.StringVar(&o.WebhookSecret, "webhook-secret", "", "shared secret admitting registry push notifications (?secret=... or bearer); prefer KENSA_WEBHOOK_SECRET")
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
 	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
 	return cmd
@@ -146,7 +157,10 @@ func runServer(ctx context.Context, o *serverOptions) error {
 			wg.Add(1)
 			go func() { defer wg.Done(); server.WatchDB(ctx, st, dbFile, o.WatchEvery, log) }()
 		}
-		api := server.NewAPI(st, server.APIOptions{MaxUpload: o.MaxUpload, MaxAttempts: o.MaxAttempts, ToolVersion: Version, Log: log})
+		if o.WebhookSecret != "" && len(o.WebhookSecret) < 16 {
+			return inputErrorf("--webhook-secret: want at least 16 characters")
+		}
+		api := server.NewAPI(st, server.APIOptions{MaxUpload: o.MaxUpload, MaxAttempts: o.MaxAttempts, ToolVersion: Version, Log: log, WebhookSecret: o.WebhookSecret})
 		srv := &http.Server{Addr: o.Listen, Handler: api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 		ln, err := net.Listen("tcp", o.Listen)
 		if err != nil {
