@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -41,7 +42,10 @@ type serverOptions struct {
 	WatchEvery  time.Duration
 	// WebhookSecret also admits registry push notifications (see
 	// server.APIOptions.WebhookSecret).
-	WebhookSecret string
+	WebhookSecret  string
+	NotifyURL      string
+	NotifySecret   string
+	NotifyInterval time.Duration
 }
 
 func newServerCmd() *cobra.Command {
@@ -66,7 +70,14 @@ POST /v1/webhooks/registry (Distribution notifications, Harbor webhooks,
 Docker Hub webhooks); each pushed manifest is queued for a scan by digest.
 Authenticate with a submit token (Distribution: the endpoint's headers;
 Harbor: the auth header "Bearer <token>") or, where the registry can only
-be given a URL (Docker Hub), with ?secret=<--webhook-secret>.`,
+be given a URL (Docker Hub), with ?secret=<--webhook-secret>.
+
+Notifications: with --notify-url, an image (manifest digest) that gains a
+CRITICAL vulnerability finding, on its first scan or on a rescan after an
+advisory update, is announced once per finding by a JSON POST
+({"event":"image.critical_findings","image":{"digest",...},"findings":[...]})
+signed with --notify-secret (X-Kensa-Signature: sha256=<HMAC>), from a
+durable outbox retried with backoff; scans never wait for it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -91,6 +102,9 @@ be given a URL (Docker Hub), with ?secret=<--webhook-secret>.`,
 	f.DurationVar(&o.JobTimeout, "job-timeout", 10*time.Minute, "time limit of one scan attempt")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per job before it fails")
 	f.StringVar(&o.WebhookSecret, "webhook-secret", "", "shared secret admitting registry push notifications (?secret=... or bearer); prefer KENSA_WEBHOOK_SECRET")
+	f.StringVar(&o.NotifyURL, "notify-url", "", "webhook URL POSTed a JSON message when an image gains a CRITICAL finding (roles api and all)")
+	f.StringVar(&o.NotifySecret, "notify-secret", "", "HMAC-SHA256 key signing notification bodies (X-Kensa-Signature); prefer KENSA_NOTIFY_SECRET")
+	f.DurationVar(&o.NotifyInterval, "notify-interval", 5*time.Second, "how often to look for new CRITICAL findings and deliver notifications")
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
 	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
 	return cmd
@@ -156,6 +170,15 @@ func runServer(ctx context.Context, o *serverOptions) error {
 		if dbFile != "" && o.WatchEvery > 0 {
 			wg.Add(1)
 			go func() { defer wg.Done(); server.WatchDB(ctx, st, dbFile, o.WatchEvery, log) }()
+		}
+		if o.NotifyURL != "" {
+			u, err := url.Parse(o.NotifyURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return inputErrorf("--notify-url %q: want an http:// or https:// URL", o.NotifyURL)
+			}
+			n := server.NewNotifier(st, server.NotifierOptions{URL: o.NotifyURL, Secret: o.NotifySecret, Interval: o.NotifyInterval, Log: log})
+			wg.Add(1)
+			go func() { defer wg.Done(); n.Run(ctx) }()
 		}
 		if o.WebhookSecret != "" && len(o.WebhookSecret) < 16 {
 			return inputErrorf("--webhook-secret: want at least 16 characters")
