@@ -46,6 +46,8 @@ type serverOptions struct {
 	NotifyURL      string
 	NotifySecret   string
 	NotifyInterval time.Duration
+	RescanEvery    time.Duration
+	RescanBatch    int
 }
 
 func newServerCmd() *cobra.Command {
@@ -77,7 +79,13 @@ CRITICAL vulnerability finding, on its first scan or on a rescan after an
 advisory update, is announced once per finding by a JSON POST
 ({"event":"image.critical_findings","image":{"digest",...},"findings":[...]})
 signed with --notify-secret (X-Kensa-Signature: sha256=<HMAC>), from a
-durable outbox retried with backoff; scans never wait for it.`,
+durable outbox retried with backoff; scans never wait for it.
+
+Periodic rescan: images whose latest scan is older than --rescan-interval
+are re-queued, at most --rescan-batch per round; when the stored layers
+are the current analyzers' the stored packages are re-matched against the
+vulnerability database (no registry or layer read), otherwise the image
+is scanned again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -105,6 +113,8 @@ durable outbox retried with backoff; scans never wait for it.`,
 	f.StringVar(&o.NotifyURL, "notify-url", "", "webhook URL POSTed a JSON message when an image gains a CRITICAL finding (roles api and all)")
 	f.StringVar(&o.NotifySecret, "notify-secret", "", "HMAC-SHA256 key signing notification bodies (X-Kensa-Signature); prefer KENSA_NOTIFY_SECRET")
 	f.DurationVar(&o.NotifyInterval, "notify-interval", 5*time.Second, "how often to look for new CRITICAL findings and deliver notifications")
+	f.DurationVar(&o.RescanEvery, "rescan-interval", 24*time.Hour, "re-queue images whose latest scan is older than this (0: never)")
+	f.IntVar(&o.RescanBatch, "rescan-batch", 100, "most images re-queued per periodic rescan round")
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
 	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
 	return cmd
@@ -179,6 +189,17 @@ func runServer(ctx context.Context, o *serverOptions) error {
 			n := server.NewNotifier(st, server.NotifierOptions{URL: o.NotifyURL, Secret: o.NotifySecret, Interval: o.NotifyInterval, Log: log})
 			wg.Add(1)
 			go func() { defer wg.Done(); n.Run(ctx) }()
+		}
+		if o.RescanEvery > 0 {
+			if o.RescanBatch < 1 {
+				return inputErrorf("--rescan-batch %d: want at least 1", o.RescanBatch)
+			}
+			poll := min(max(o.RescanEvery/10, time.Second), time.Minute)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				server.PeriodicRescan(ctx, st, o.RescanEvery, poll, o.RescanBatch, o.MaxAttempts, log)
+			}()
 		}
 		if o.WebhookSecret != "" && len(o.WebhookSecret) < 16 {
 			return inputErrorf("--webhook-secret: want at least 16 characters")

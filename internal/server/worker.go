@@ -20,7 +20,6 @@ import (
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/imagescan"
 	"github.com/kensa-sec/kensa/internal/inventory"
-	"github.com/kensa-sec/kensa/internal/layerfs"
 	"github.com/kensa-sec/kensa/internal/server/store"
 	"github.com/kensa-sec/kensa/internal/source"
 	"github.com/kensa-sec/kensa/internal/vulndb"
@@ -175,6 +174,15 @@ var scanners = imagescan.Scanners{Misconfig: true, Secret: true, Vuln: true, Inv
 
 // scan runs job j and records its result.
 func (w *Worker) scan(ctx context.Context, j *store.Job) error {
+	if j.Kind == store.KindRematch {
+		return w.rematch(ctx, j)
+	}
+	return w.scanImage(ctx, j)
+}
+
+// scanImage reads job j's image (its known layers from the store) and
+// records the scan.
+func (w *Worker) scanImage(ctx context.Context, j *store.Job) error {
 	var src *source.Image
 	var err error
 	sopts := source.Options{Insecure: w.o.Insecure}
@@ -201,10 +209,9 @@ func (w *Worker) scan(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	wo := layerfs.WalkOptions{MaxFileSize: w.o.MaxFileSize, Analyzers: imagescan.Analyzers(scanners)}
 	keys := make([]string, len(src.Layers))
 	for i, l := range src.Layers {
-		keys[i] = (&layerfs.Cache{}).Key(l.DiffID, l.Digest, wo)
+		keys[i] = w.layerKey(l.DiffID, l.Digest)
 	}
 	digest := src.Digest
 	return w.st.Complete(ctx, j, w.o.ID, func(tx pgx.Tx) (int64, error) {

@@ -18,10 +18,17 @@ const (
 	JobFailed  = "failed"
 )
 
+// Job kinds.
+const (
+	KindScan    = "scan"    // read the image (layers from the store when known)
+	KindRematch = "rematch" // re-match the latest scan's stored packages
+)
+
 // Job is one queued image scan.
 type Job struct {
 	ID          int64      `json:"id"`
 	Reference   string     `json:"reference"`
+	Kind        string     `json:"kind"`
 	Upload      bool       `json:"upload,omitempty"`
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
@@ -59,11 +66,11 @@ func (s *Store) EnqueueUpload(ctx context.Context, name string, data []byte, max
 	return id, nil
 }
 
-const jobColumns = "id, reference, upload_id, state, attempts, max_attempts, coalesce(error, ''), coalesce(scan_id, 0), created_at, finished_at"
+const jobColumns = "id, reference, kind, upload_id, state, attempts, max_attempts, coalesce(error, ''), coalesce(scan_id, 0), created_at, finished_at"
 
 func scanJob(row pgx.Row) (*Job, error) {
 	j := &Job{}
-	err := row.Scan(&j.ID, &j.Reference, &j.uploadID, &j.State, &j.Attempts, &j.MaxAttempts, &j.Error, &j.ScanID, &j.Created, &j.Finished)
+	err := row.Scan(&j.ID, &j.Reference, &j.Kind, &j.uploadID, &j.State, &j.Attempts, &j.MaxAttempts, &j.Error, &j.ScanID, &j.Created, &j.Finished)
 	if err != nil {
 		return nil, err
 	}
