@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,6 +50,8 @@ type serverOptions struct {
 	NotifyInterval time.Duration
 	RescanEvery    time.Duration
 	RescanBatch    int
+	RegistryConc   []string
+	RegistryDef    int
 }
 
 func newServerCmd() *cobra.Command {
@@ -85,7 +89,13 @@ Periodic rescan: images whose latest scan is older than --rescan-interval
 are re-queued, at most --rescan-batch per round; when the stored layers
 are the current analyzers' the stored packages are re-matched against the
 vulnerability database (no registry or layer read), otherwise the image
-is scanned again.`,
+is scanned again.
+
+Registry concurrency: workers run at most --registry-concurrency-default
+jobs at once against one registry host, counted over every worker process
+on the database; --registry-concurrency HOST=N (repeatable) sets a host's
+own limit, e.g. --registry-concurrency index.docker.io=2. Give every
+worker process the same limits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -115,6 +125,8 @@ is scanned again.`,
 	f.DurationVar(&o.NotifyInterval, "notify-interval", 5*time.Second, "how often to look for new CRITICAL findings and deliver notifications")
 	f.DurationVar(&o.RescanEvery, "rescan-interval", 24*time.Hour, "re-queue images whose latest scan is older than this (0: never)")
 	f.IntVar(&o.RescanBatch, "rescan-batch", 100, "most images re-queued per periodic rescan round")
+	f.StringSliceVar(&o.RegistryConc, "registry-concurrency", nil, "HOST=N: at most N jobs at once against registry HOST, over all workers (repeatable)")
+	f.IntVar(&o.RegistryDef, "registry-concurrency-default", 4, "at most this many jobs at once against any other registry host (0: no limit)")
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
 	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
 	return cmd
@@ -166,11 +178,15 @@ func runServer(ctx context.Context, o *serverOptions) error {
 		if o.Workers < 1 {
 			return inputErrorf("--workers %d: want at least 1", o.Workers)
 		}
+		lim, err := parseRegistryLimits(o.RegistryConc, o.RegistryDef)
+		if err != nil {
+			return err
+		}
 		host, _ := os.Hostname()
 		for i := range o.Workers {
 			w := server.NewWorker(st, server.WorkerOptions{
 				ID: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), i), DBPath: dbFile,
-				Lease: o.Lease, JobTimeout: o.JobTimeout, Insecure: o.Insecure, Log: log,
+				Lease: o.Lease, JobTimeout: o.JobTimeout, Insecure: o.Insecure, Log: log, RegistryLimits: lim,
 			})
 			wg.Add(1)
 			go func() { defer wg.Done(); w.Run(ctx) }() //nolint:errcheck // Run returns nil when ctx ends
@@ -236,6 +252,24 @@ func runServer(ctx context.Context, o *serverOptions) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// parseRegistryLimits reads --registry-concurrency HOST=N values.
+func parseRegistryLimits(specs []string, def int) (store.RegistryLimits, error) {
+	lim := store.RegistryLimits{PerRegistry: map[string]int{}, Default: def}
+	for _, s := range specs {
+		host, num, ok := strings.Cut(s, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		host = strings.TrimSpace(host)
+		if !ok || host == "" || err != nil || n < 1 {
+			return lim, inputErrorf("--registry-concurrency %q: want HOST=N with N >= 1", s)
+		}
+		if host == "docker.io" {
+			host = "index.docker.io" // how references name Docker Hub
+		}
+		lim.PerRegistry[host] = n
+	}
+	return lim, nil
 }
 
 // serverDBPath is the vulnerability database file, or "" when there is

@@ -132,3 +132,18 @@ func clip(s string) string {
 	}
 	return s
 }
+
+func TestServerRegistryLimitsFlag(t *testing.T) {
+	lim, err := parseRegistryLimits([]string{"ghcr.io=2", " docker.io = 1", "registry.example:5000=8"}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim.Default != 4 || len(lim.PerRegistry) != 3 || lim.PerRegistry["ghcr.io"] != 2 || lim.PerRegistry["index.docker.io"] != 1 || lim.PerRegistry["registry.example:5000"] != 8 {
+		t.Errorf("limits %+v", lim)
+	}
+	for _, bad := range []string{"ghcr.io", "ghcr.io=0", "=3", "ghcr.io=x"} {
+		if _, err := parseRegistryLimits([]string{bad}, 4); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

@@ -44,6 +44,9 @@ type WorkerOptions struct {
 	Backoff time.Duration
 	// Insecure allows plain-HTTP and unverified-TLS registries.
 	Insecure bool
+	// RegistryLimits bound the jobs running against one registry host
+	// across every worker on the database (zero: no bound).
+	RegistryLimits store.RegistryLimits
 	// MaxFileSize is imagescan's per-file cap (0: default).
 	MaxFileSize int64
 	// Log receives one line per job; nil discards.
@@ -109,7 +112,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // RunOne takes one ready job and runs it; it reports whether there was one.
 func (w *Worker) RunOne(ctx context.Context) (bool, error) {
-	j, err := w.st.Dequeue(ctx, w.o.ID, w.o.Lease)
+	j, err := w.st.DequeueWithin(ctx, w.o.ID, w.o.Lease, w.o.RegistryLimits)
 	if err != nil || j == nil {
 		return false, err
 	}

@@ -25,11 +25,23 @@ func (s *Store) QueueStaleRescans(ctx context.Context, olderThan time.Duration, 
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", staleLock).Scan(&locked); err != nil || !locked {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO jobs (reference, kind, max_attempts)
-			SELECT i.reference, 'rematch', $3 FROM images i JOIN scans sc ON sc.id = i.scan_id
+		rows, err := tx.Query(ctx, `SELECT i.reference FROM images i JOIN scans sc ON sc.id = i.scan_id
 			WHERE sc.created_at < now() - $1::interval
 				AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.reference = i.reference AND j.state IN ('queued', 'running'))
-			ORDER BY sc.created_at, i.reference LIMIT $2`, olderThan.String(), limit, max(maxAttempts, 1))
+			ORDER BY sc.created_at, i.reference LIMIT $2`, olderThan.String(), limit)
+		if err != nil {
+			return err
+		}
+		refs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		regs := make([]string, len(refs))
+		for i, r := range refs {
+			regs[i] = RegistryOf(r)
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO jobs (reference, registry, kind, max_attempts)
+			SELECT r, g, 'rematch', $3 FROM unnest($1::text[], $2::text[]) AS x(r, g)`, refs, regs, max(maxAttempts, 1))
 		n = tag.RowsAffected()
 		return err
 	})

@@ -43,7 +43,7 @@ type Job struct {
 // Enqueue queues a scan of an image reference and returns the job's ID.
 func (s *Store) Enqueue(ctx context.Context, ref string, maxAttempts int) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, "INSERT INTO jobs (reference, max_attempts) VALUES ($1, $2) RETURNING id", ref, max(maxAttempts, 1)).Scan(&id)
+	err := s.pool.QueryRow(ctx, "INSERT INTO jobs (reference, max_attempts, registry) VALUES ($1, $2, $3) RETURNING id", ref, max(maxAttempts, 1), RegistryOf(ref)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", ref, err)
 	}
@@ -96,6 +96,10 @@ func (s *Store) Job(ctx context.Context, id int64) (*Job, error) {
 // the lease with Heartbeat while it runs. It returns nil when no job is
 // ready.
 func (s *Store) Dequeue(ctx context.Context, worker string, lease time.Duration) (*Job, error) {
+	return s.DequeueWithin(ctx, worker, lease, RegistryLimits{})
+}
+
+func (s *Store) dequeueAny(ctx context.Context, worker string, lease time.Duration) (*Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1,
 			lease_until = now() + $2::interval
 		WHERE id = (SELECT id FROM jobs
@@ -235,7 +239,7 @@ func (s *Store) EnqueueOnce(ctx context.Context, ref string, maxAttempts int) (i
 			return err
 		}
 		created = true
-		return tx.QueryRow(ctx, "INSERT INTO jobs (reference, max_attempts) VALUES ($1, $2) RETURNING id", ref, max(maxAttempts, 1)).Scan(&id)
+		return tx.QueryRow(ctx, "INSERT INTO jobs (reference, max_attempts, registry) VALUES ($1, $2, $3) RETURNING id", ref, max(maxAttempts, 1), RegistryOf(ref)).Scan(&id)
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("enqueue %s: %w", ref, err)
