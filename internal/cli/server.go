@@ -21,6 +21,7 @@ import (
 	"github.com/kensa-sec/kensa/internal/server/store"
 	"github.com/kensa-sec/kensa/internal/vulndb"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() { extraCommands = append(extraCommands, newServerCmd) }
@@ -52,6 +53,33 @@ type serverOptions struct {
 	RescanBatch    int
 	RegistryConc   []string
 	RegistryDef    int
+	GC             gcFlags
+}
+
+// gcFlags are the retention policy flags of `kensa server` and
+// `kensa server gc`.
+type gcFlags struct {
+	Every     time.Duration
+	KeepScans int
+	MaxAge    int // days
+}
+
+func (g *gcFlags) add(f *pflag.FlagSet, periodic bool) {
+	if periodic {
+		f.DurationVar(&g.Every, "gc-interval", time.Hour, "how often to apply the retention policy (0: never; kensa server gc runs it once)")
+	}
+	f.IntVar(&g.KeepScans, "gc-keep-scans", 10, "scans kept per image reference, newest first (an image's latest is always kept)")
+	f.IntVar(&g.MaxAge, "gc-max-age-days", 90, "drop scans (but an image's latest), failed jobs and finished notifications older than this many days (0: no age limit)")
+}
+
+func (g *gcFlags) policy() (store.GCPolicy, error) {
+	if g.KeepScans < 1 {
+		return store.GCPolicy{}, inputErrorf("--gc-keep-scans %d: want at least 1", g.KeepScans)
+	}
+	if g.MaxAge < 0 {
+		return store.GCPolicy{}, inputErrorf("--gc-max-age-days %d: want 0 or more", g.MaxAge)
+	}
+	return store.GCPolicy{KeepScans: g.KeepScans, MaxAge: time.Duration(g.MaxAge) * 24 * time.Hour}, nil
 }
 
 func newServerCmd() *cobra.Command {
@@ -95,7 +123,14 @@ Registry concurrency: workers run at most --registry-concurrency-default
 jobs at once against one registry host, counted over every worker process
 on the database; --registry-concurrency HOST=N (repeatable) sets a host's
 own limit, e.g. --registry-concurrency index.docker.io=2. Give every
-worker process the same limits.`,
+worker process the same limits.
+
+Retention: every --gc-interval (and on POST /v1/admin/gc, or once with
+kensa server gc) scans beyond the newest --gc-keep-scans of each image
+reference and scans older than --gc-max-age-days are deleted (never an
+image's latest), with their jobs; then the manifests, package sets,
+packages and layers no kept scan references. The database stays bounded
+by the images it holds, not by how often they are scanned.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
@@ -127,8 +162,9 @@ worker process the same limits.`,
 	f.IntVar(&o.RescanBatch, "rescan-batch", 100, "most images re-queued per periodic rescan round")
 	f.StringSliceVar(&o.RegistryConc, "registry-concurrency", nil, "HOST=N: at most N jobs at once against registry HOST, over all workers (repeatable)")
 	f.IntVar(&o.RegistryDef, "registry-concurrency-default", 4, "at most this many jobs at once against any other registry host (0: no limit)")
+	o.GC.add(f, true)
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
-	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
+	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd(), newServerGCCmd())
 	return cmd
 }
 
@@ -206,6 +242,14 @@ func runServer(ctx context.Context, o *serverOptions) error {
 			wg.Add(1)
 			go func() { defer wg.Done(); n.Run(ctx) }()
 		}
+		pol, err := o.GC.policy()
+		if err != nil {
+			return err
+		}
+		if o.GC.Every > 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); server.PeriodicGC(ctx, st, pol, o.GC.Every, log) }()
+		}
 		if o.RescanEvery > 0 {
 			if o.RescanBatch < 1 {
 				return inputErrorf("--rescan-batch %d: want at least 1", o.RescanBatch)
@@ -220,7 +264,7 @@ func runServer(ctx context.Context, o *serverOptions) error {
 		if o.WebhookSecret != "" && len(o.WebhookSecret) < 16 {
 			return inputErrorf("--webhook-secret: want at least 16 characters")
 		}
-		api := server.NewAPI(st, server.APIOptions{MaxUpload: o.MaxUpload, MaxAttempts: o.MaxAttempts, ToolVersion: Version, Log: log, WebhookSecret: o.WebhookSecret})
+		api := server.NewAPI(st, server.APIOptions{MaxUpload: o.MaxUpload, MaxAttempts: o.MaxAttempts, ToolVersion: Version, Log: log, WebhookSecret: o.WebhookSecret, GC: pol})
 		srv := &http.Server{Addr: o.Listen, Handler: api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 		ln, err := net.Listen("tcp", o.Listen)
 		if err != nil {
@@ -331,6 +375,40 @@ func newServerTokenCmd() *cobra.Command {
 	create.Flags().StringSliceVar(&scopes, "scope", []string{store.ScopeRead}, "scopes: read, submit, admin (comma-separated)")
 	create.Flags().StringVar(&name, "name", "cli", "what the token is for")
 	cmd.AddCommand(create)
+	return cmd
+}
+
+func newServerGCCmd() *cobra.Command {
+	var db string
+	var g gcFlags
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Apply the retention policy once and print what it deleted",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := bindEnv(c); err != nil {
+				return &InputError{Err: err}
+			}
+			pol, err := g.policy()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(c.Context(), db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			res, err := st.GC(c.Context(), pol)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "deleted %d scans, %d jobs, %d manifests, %d package sets, %d packages, %d layers, %d uploads, %d notifications in %s\n",
+				res.Scans, res.Jobs, res.Manifests, res.PackageSets, res.Packages, res.Layers, res.Uploads, res.Notifications, res.Took.Round(time.Millisecond))
+			return nil
+		},
+	}
+	addDatabaseFlag(cmd, &db)
+	g.add(cmd.Flags(), false)
 	return cmd
 }
 

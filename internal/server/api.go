@@ -33,6 +33,8 @@ type APIOptions struct {
 	// that carry it (?secret= or as the bearer token): Docker Hub can be
 	// given only a URL.
 	WebhookSecret string
+	// GC is the retention policy POST /v1/admin/gc applies.
+	GC store.GCPolicy
 }
 
 // API is kensa server's HTTP handler (docs/server-openapi.yaml).
