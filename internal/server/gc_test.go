@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/jackc/pgx/v5"
+	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/inventory"
 	"github.com/kensa-sec/kensa/internal/server/store"
 	"github.com/kensa-sec/kensa/internal/testimages/synth"
 )
@@ -141,4 +145,153 @@ func TestGCOrphanedLayers(t *testing.T) {
 	}
 	b, _ := json.Marshal(out.Deleted)
 	t.Logf("admin GC: %s", b)
+}
+
+// TestGCWhileScanning runs GC in a loop (keep 1 scan per image) while 4
+// workers scan 12 images twice: no scan fails or is retried, GC never
+// errs, no package set loses a package, and every image's latest report
+// reads whole.
+func TestGCWhileScanning(t *testing.T) {
+	e := newEnv(t, APIOptions{})
+	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 3, Apps: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var runs int
+	var gcErr error
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		for ctx.Err() == nil {
+			if _, err := e.st.GC(ctx, store.GCPolicy{KeepScans: 1}); err != nil && ctx.Err() == nil {
+				gcErr = err
+				return
+			}
+			runs++
+		}
+	}()
+	var ids []int64
+	for range 2 {
+		for _, r := range refs {
+			ids = append(ids, e.submit.submit(r))
+		}
+	}
+	stop := e.runWorkers(4, WorkerOptions{})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := e.st.JobCounts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c[store.JobQueued]+c[store.JobRunning] == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	cancel()
+	<-gcDone
+	if gcErr != nil {
+		t.Fatalf("GC during scans: %v", gcErr)
+	}
+	var failed, retried int
+	queryRow(t, e.dbURL, "SELECT count(*) FILTER (WHERE state <> 'done'), count(*) FILTER (WHERE attempts > 1) FROM jobs", &failed, &retried)
+	if failed != 0 || retried != 0 {
+		t.Errorf("%d jobs not done, %d retried while GC ran", failed, retried)
+	}
+	if _, err := e.st.GC(context.Background(), store.GCPolicy{KeepScans: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var dangling, scans int
+	queryRow(t, e.dbURL, `SELECT (SELECT count(*) FROM package_sets s, unnest(s.package_ids) AS u(id) WHERE NOT EXISTS (SELECT 1 FROM packages p WHERE p.id = u.id)),
+		(SELECT count(*) FROM scans)`, &dangling, &scans)
+	if dangling != 0 || scans != 12 {
+		t.Errorf("after GC: %d package references dangle, %d scans (want 0 and 12)", dangling, scans)
+	}
+	ims, err := e.st.Images(context.Background(), 100, 0)
+	if err != nil || len(ims) != 12 {
+		t.Fatalf("images: %d, %v", len(ims), err)
+	}
+	for _, im := range ims {
+		rep, err := e.st.Report(context.Background(), im.ScanID)
+		if err != nil {
+			t.Errorf("%s: report: %v", im.Reference, err)
+		} else if len(rep.Packages) != 4 {
+			t.Errorf("%s: report has %d packages, want 4", im.Reference, len(rep.Packages))
+		}
+	}
+	t.Logf("GC ran %d times during %d scans", runs, len(ids))
+}
+
+// TestGCWaitsForScanSave holds a scan's save transaction open, the scan
+// reusing a stored package that GC is about to find orphaned: GC waits
+// for the save to commit and then keeps the package, so no package set
+// ever names a deleted package.
+func TestGCWaitsForScanSave(t *testing.T) {
+	e := newEnv(t, APIOptions{})
+	ctx := context.Background()
+	pkg := func(n string) inventory.Package {
+		return inventory.Package{Name: n, Version: "1.0-1", Ecosystem: "Debian", Type: "deb", PURL: "pkg:deb/debian/" + n + "@1.0-1"}
+	}
+	save := func(tx pgx.Tx, ref, digest string, os *inventory.OS, p inventory.Package) {
+		t.Helper()
+		in := store.ScanInput{Reference: ref, Digest: digest, Report: &finding.Report{Target: ref, OS: os, Packages: []inventory.Package{p}}, Vulns: store.Vulns{Findings: []finding.Finding{}}}
+		if _, err := store.SaveScan(ctx, tx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deb := &inventory.OS{ID: "debian", VersionID: "12"}
+	d := func(c byte) string { return "sha256:" + strings.Repeat(string(c), 64) }
+	for _, s := range []struct {
+		digest string
+		p      inventory.Package
+	}{{d('1'), pkg("orphan-soon")}, {d('2'), pkg("other")}} {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		save(tx, "r.example/a:1", s.digest, deb, s.p)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// r.example/a:1 moved on: its first scan, set and package are
+	// garbage, but a save in progress takes the package up again.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(tx, "r.example/b:1", d('3'), nil, pkg("orphan-soon"))
+	gcDone := make(chan store.GCResult, 1)
+	go func() {
+		res, err := e.st.GC(ctx, store.GCPolicy{KeepScans: 1})
+		if err != nil {
+			t.Error(err)
+		}
+		gcDone <- res
+	}()
+	select {
+	case res := <-gcDone:
+		t.Fatalf("GC finished while a scan save was open: %+v", res)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := <-gcDone
+	if res.Scans != 1 || res.Manifests != 1 || res.PackageSets != 1 || res.Packages != 0 {
+		t.Errorf("GC deleted %+v; want the old scan, its manifest and set, no package", res)
+	}
+	var dangling, pkgs int
+	queryRow(t, e.dbURL, `SELECT (SELECT count(*) FROM package_sets s, unnest(s.package_ids) AS u(id) WHERE NOT EXISTS (SELECT 1 FROM packages p WHERE p.id = u.id)),
+		(SELECT count(*) FROM packages)`, &dangling, &pkgs)
+	if dangling != 0 || pkgs != 2 {
+		t.Errorf("%d dangling package references, %d packages; want 0 and 2", dangling, pkgs)
+	}
 }

@@ -36,8 +36,8 @@ type RegistryEvent struct {
 
 // PushedImage is one pushed manifest to scan.
 type PushedImage struct {
-	// Reference is registry/repository@digest, or :tag when the event
-	// names no digest (Docker Hub).
+	// Reference is registry/repository[:tag]@digest, or
+	// registry/repository:tag when the event names no digest (Docker Hub).
 	Reference string `json:"reference"`
 	// Tag is the tag pushed, when the event names one.
 	Tag string `json:"tag,omitempty"`
@@ -138,7 +138,13 @@ func (c *collector) add(i int, host, repo, digest, tag string) error {
 	var ref name.Reference
 	switch {
 	case digest != "":
-		d, err := name.NewDigest(r.Name()+"@"+digest, name.StrictValidation)
+		// repo:tag@digest pulls the digest and keeps the tag in sight
+		// (image lists, report targets).
+		base := r.Name()
+		if tag != "" {
+			base += ":" + tag
+		}
+		d, err := name.NewDigest(base+"@"+digest, name.StrictValidation)
 		if err != nil {
 			c.ignore(i, "digest %q is not valid", clipString(digest))
 			return nil

@@ -40,13 +40,13 @@ func TestParseRegistryEvent(t *testing.T) {
 	}{
 		{"distribution-push.json", SourceDistribution,
 			[]string{
-				"registry.example.com:5000/team/api@sha256:5f3c8a1d2b0e4f6a7c9d1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3b",
+				"registry.example.com:5000/team/api:1.4.2@sha256:5f3c8a1d2b0e4f6a7c9d1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3b",
 				"registry.example.com:5000/team/web@sha256:0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7",
 			},
 			[]string{"1.4.2", ""},
 			[]string{`media type "application/vnd.docker.image.rootfs.diff.tar.gzip" is not an image manifest`, `action "pull" is not a push`}},
 		{"harbor-push.json", SourceHarbor,
-			[]string{"harbor.example.org/platform/debian@sha256:8a9e9863dbb6e10edb5adfe917c00da84e1700fa76e7ed02476aa6e6fb8ee0d8"},
+			[]string{"harbor.example.org/platform/debian:12.8@sha256:8a9e9863dbb6e10edb5adfe917c00da84e1700fa76e7ed02476aa6e6fb8ee0d8"},
 			[]string{"12.8"}, nil},
 		{"harbor-cloudevents-push.json", SourceHarbor,
 			[]string{"harbor.example.org/platform/tools@sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"},
@@ -221,7 +221,7 @@ func TestRegistryWebhookScans(t *testing.T) {
 		t.Errorf("wrong secret: HTTP %d, want 401", code)
 	}
 	code, wr, body := post(e.submit, path, event)
-	want := e.reg.Host + "/base0/app0@" + desc.Digest.String()
+	want := e.reg.Host + "/base0/app0:1@" + desc.Digest.String()
 	if code != 202 || wr.Source != SourceDistribution || len(wr.Queued) != 1 || wr.Queued[0].Reference != want || wr.Queued[0].Tag != "1" {
 		t.Fatalf("push event: HTTP %d %s; want 202 queuing %s", code, body, want)
 	}
