@@ -6,6 +6,8 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -155,4 +157,69 @@ func pgxQuery(dbURL, sql string) (map[string]int, error) {
 		out[k] = n
 	}
 	return out, rows.Err()
+}
+
+// TestRegistryConcurrencyLimitAcrossProcesses runs two worker processes of
+// 3 workers each on one database, limited to 2 jobs at once on a slow
+// registry: together they never run more than 2.
+func TestRegistryConcurrencyLimitAcrossProcesses(t *testing.T) {
+	e := newEnv(t, APIOptions{})
+	a := newSlowRegistry(t, 60*time.Millisecond)
+	refs, err := synth.Push(a.Host, synth.Options{Bases: 2, Apps: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.slowOn()
+	var ids []int64
+	for _, r := range refs {
+		ids = append(ids, e.submit.submit(r))
+	}
+	var procs []*exec.Cmd
+	for range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "KENSA_TEST_WORKER_DB="+e.dbURL, "KENSA_TEST_WORKER_VULNDB="+e.vulnDB, "KENSA_TEST_WORKER_LIMIT="+a.Host+"=2")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, cmd)
+	}
+	defer func() {
+		for _, p := range procs {
+			p.Process.Kill() //nolint:errcheck
+			p.Wait()         //nolint:errcheck
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	maxRunning := 0
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for ctx.Err() == nil {
+			if rows, err := pgxQuery(e.dbURL, "SELECT registry, count(*) FROM jobs WHERE state = 'running' GROUP BY registry"); err == nil {
+				maxRunning = max(maxRunning, rows[a.Host])
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	jobs := waitJobs(t, e.st, ids, 90*time.Second)
+	cancel()
+	<-sampled
+	workers := map[string]bool{}
+	for _, j := range jobs {
+		if j.State != store.JobDone {
+			t.Fatalf("job %d: %s: %s", j.ID, j.State, j.Error)
+		}
+	}
+	rows, err := pgxQuery(e.dbURL, "SELECT split_part(worker, '-', 1), count(*) FROM jobs GROUP BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range rows {
+		workers[w] = true
+	}
+	if a.maxRepos() != 2 || maxRunning != 2 || len(workers) != 2 {
+		t.Errorf("two processes limited to 2: served %d repositories at once, %d jobs running at once, jobs ran in %d processes; want 2, 2, 2",
+			a.maxRepos(), maxRunning, len(workers))
+	}
 }
