@@ -141,6 +141,7 @@ by the images it holds, not by how often they are scanned.`,
 	}
 	f := cmd.Flags()
 	addDatabaseFlag(cmd, &o.Database)
+	cmd.AddCommand(newServerGCCmd())
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "API address")
 	f.StringVar(&o.Role, "role", "all", "what this process runs: api, worker or all")
 	f.IntVar(&o.Workers, "workers", 2, "concurrent scans in this process (roles worker and all)")
@@ -164,7 +165,7 @@ by the images it holds, not by how often they are scanned.`,
 	f.IntVar(&o.RegistryDef, "registry-concurrency-default", 4, "at most this many jobs at once against any other registry host (0: no limit)")
 	o.GC.add(f, true)
 	f.DurationVar(&o.WatchEvery, "db-watch", 2*time.Second, "how often to check the vulnerability database file for changes (0: never)")
-	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd(), newServerGCCmd())
+	cmd.AddCommand(newServerTokenCmd(), newServerMigrateCmd())
 	return cmd
 }
 

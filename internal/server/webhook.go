@@ -108,3 +108,9 @@ func (a *API) registryWebhook(w http.ResponseWriter, r *http.Request) {
 	a.o.Log.Info("registry event", "source", ev.Source, "queued", len(resp.Queued), "ignored", len(resp.Ignored))
 	writeJSON(w, status, resp)
 }
+
+// moreRoutes adds the registry-integration and administration endpoints.
+func (a *API) moreRoutes() {
+	a.mux.Handle("POST /v1/webhooks/registry", http.HandlerFunc(a.registryWebhook))
+	a.mux.Handle("POST /v1/admin/gc", a.auth(store.ScopeAdmin, a.runGC))
+}

@@ -18,17 +18,15 @@ const (
 	JobFailed  = "failed"
 )
 
-// Job kinds.
-const (
-	KindScan    = "scan"    // read the image (layers from the store when known)
-	KindRematch = "rematch" // re-match the latest scan's stored packages
-)
+// KindRematch is the kind of a periodic rescan job: it re-matches the
+// latest scan's stored packages (a scan job's kind is empty).
+const KindRematch = "rematch"
 
 // Job is one queued image scan.
 type Job struct {
 	ID          int64      `json:"id"`
 	Reference   string     `json:"reference"`
-	Kind        string     `json:"kind"`
+	Kind        string     `json:"kind,omitempty"`
 	Upload      bool       `json:"upload,omitempty"`
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
@@ -75,6 +73,9 @@ func scanJob(row pgx.Row) (*Job, error) {
 		return nil, err
 	}
 	j.Upload = j.uploadID != nil
+	if j.Kind == "scan" {
+		j.Kind = ""
+	}
 	return j, nil
 }
 
