@@ -54,10 +54,10 @@ func synthImage(t *testing.T, b, a int) v1.Image {
 	return img
 }
 
-// TestGCBoundsRepeatedScans scans two images again and again: with GC
+// TestServerGCBoundsRepeatedScans scans two images again and again: with GC
 // after each round (keep 2 scans per image) the row counts after round 3
 // and after round 6 are the same, and the latest reports still read.
-func TestGCBoundsRepeatedScans(t *testing.T) {
+func TestServerGCBoundsRepeatedScans(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 2, Apps: 1})
 	if err != nil {
@@ -95,11 +95,11 @@ func TestGCBoundsRepeatedScans(t *testing.T) {
 	}
 }
 
-// TestGCOrphanedLayers re-pushes a tag with another image: once the old
+// TestServerGCOrphanedLayers re-pushes a tag with another image: once the old
 // scan goes, its manifest, the layers only it referenced, its package set
 // and their packages are deleted (after the layer grace), while the
 // layers, set and packages of the images still held are kept.
-func TestGCOrphanedLayers(t *testing.T) {
+func TestServerGCOrphanedLayers(t *testing.T) {
 	e := newEnv(t, APIOptions{GC: store.GCPolicy{KeepScans: 1, LayerGrace: -1}})
 	x, y := e.reg.Host+"/team/x:1", e.reg.Host+"/team/y:1"
 	pushImage(t, x, synthImage(t, 0, 0))
@@ -147,11 +147,11 @@ func TestGCOrphanedLayers(t *testing.T) {
 	t.Logf("admin GC: %s", b)
 }
 
-// TestGCWhileScanning runs GC in a loop (keep 1 scan per image) while 4
+// TestServerGCWhileScanning runs GC in a loop (keep 1 scan per image) while 4
 // workers scan 12 images twice: no scan fails or is retried, GC never
 // errs, no package set loses a package, and every image's latest report
 // reads whole.
-func TestGCWhileScanning(t *testing.T) {
+func TestServerGCWhileScanning(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 3, Apps: 4})
 	if err != nil {
@@ -224,11 +224,11 @@ func TestGCWhileScanning(t *testing.T) {
 	t.Logf("GC ran %d times during %d scans", runs, len(ids))
 }
 
-// TestGCWaitsForScanSave holds a scan's save transaction open, the scan
+// TestServerGCWaitsForScanSave holds a scan's save transaction open, the scan
 // reusing a stored package that GC is about to find orphaned: GC waits
 // for the save to commit and then keeps the package, so no package set
 // ever names a deleted package.
-func TestGCWaitsForScanSave(t *testing.T) {
+func TestServerGCWaitsForScanSave(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	ctx := context.Background()
 	pkg := func(n string) inventory.Package {

@@ -75,12 +75,12 @@ func (b *atomicBool) set(v bool) { b.mu.Lock(); b.v = v; b.mu.Unlock() }
 
 func (r *slowRegistry) maxRepos() int { r.mu.Lock(); defer r.mu.Unlock(); return r.max }
 
-// TestRegistryConcurrencyLimit runs 8 workers on jobs for two slow
+// TestServerRegistryConcurrencyLimit runs 8 workers on jobs for two slow
 // registries, one limited to 2 jobs at once and the other by the default
 // of 3: neither registry ever serves more repositories at once than its
 // limit, the running jobs per registry in the database never exceed it,
 // and both reach it (the bound is what holds them, not a lack of work).
-func TestRegistryConcurrencyLimit(t *testing.T) {
+func TestServerRegistryConcurrencyLimit(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	a, b := newSlowRegistry(t, 60*time.Millisecond), newSlowRegistry(t, 60*time.Millisecond)
 	var refs []string
@@ -159,10 +159,10 @@ func pgxQuery(dbURL, sql string) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-// TestRegistryConcurrencyLimitAcrossProcesses runs two worker processes of
+// TestServerRegistryConcurrencyLimitAcrossProcesses runs two worker processes of
 // 3 workers each on one database, limited to 2 jobs at once on a slow
 // registry: together they never run more than 2.
-func TestRegistryConcurrencyLimitAcrossProcesses(t *testing.T) {
+func TestServerRegistryConcurrencyLimitAcrossProcesses(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	a := newSlowRegistry(t, 60*time.Millisecond)
 	refs, err := synth.Push(a.Host, synth.Options{Bases: 2, Apps: 4})

@@ -100,13 +100,13 @@ func digestOf(t *testing.T, ref string) string {
 	return d.Digest.String()
 }
 
-// TestNotifyOnNewCritical: images with only HIGH findings notify nothing;
+// TestServerNotifyOnNewCritical: images with only HIGH findings notify nothing;
 // an advisory update giving one image a CRITICAL finding sends exactly one
 // message (after a refused first delivery, retried) naming its digest and
 // the finding; scanning it again or rescanning without change sends
 // nothing; a new image that has the CRITICAL finding on its first scan
 // sends one message of its own.
-func TestNotifyOnNewCritical(t *testing.T) {
+func TestServerNotifyOnNewCritical(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 2, Apps: 1})
 	if err != nil {
@@ -185,9 +185,9 @@ func TestNotifyOnNewCritical(t *testing.T) {
 	}
 }
 
-// TestNotifyGivesUp: a receiver that always fails gets MaxAttempts
+// TestServerNotifyGivesUp: a receiver that always fails gets MaxAttempts
 // attempts, then the message is marked failed with the error.
-func TestNotifyGivesUp(t *testing.T) {
+func TestServerNotifyGivesUp(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	buildDB(t, e.vulnDB, testdata("osv-v2"))
 	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 2, Apps: 1})

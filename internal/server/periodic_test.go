@@ -10,13 +10,13 @@ import (
 	"github.com/kensa-sec/kensa/internal/testimages/synth"
 )
 
-// TestPeriodicRescan ages two of three scans, updates the vulnerability
+// TestServerPeriodicRescan ages two of three scans, updates the vulnerability
 // database, and queues stale rescans one per tick: the two stale images
 // are re-queued (never twice while queued), re-matched from their stored
 // packages with no layer or registry blob read, and their new scans hold
 // the new advisory; an image whose stored layer keys are not the current
 // analyzers' is scanned again from its registry instead.
-func TestPeriodicRescan(t *testing.T) {
+func TestServerPeriodicRescan(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 2, Apps: 2}) // base0/app0, base0/app1, base1/app0, base1/app1
 	if err != nil {

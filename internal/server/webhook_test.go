@@ -27,10 +27,10 @@ func readWebhook(t testing.TB, file string) []byte {
 	return b
 }
 
-// TestParseRegistryEvent reads each registry's sample notification: the
+// TestServerParseRegistryEvent reads each registry's sample notification: the
 // pushed manifests come out by digest, pulls, other event types and layer
 // blobs are ignored with a reason.
-func TestParseRegistryEvent(t *testing.T) {
+func TestServerParseRegistryEvent(t *testing.T) {
 	cases := []struct {
 		file    string
 		source  string
@@ -83,7 +83,7 @@ func TestParseRegistryEvent(t *testing.T) {
 	}
 }
 
-func TestParseRegistryEventRejects(t *testing.T) {
+func TestServerParseRegistryEventRejects(t *testing.T) {
 	cases := []struct{ body, want string }{
 		{"", "empty body"},
 		{"{", "invalid JSON"},
@@ -177,12 +177,12 @@ func distributionPush(host, repo, digest, tag string) []byte {
 	return b
 }
 
-// TestRegistryWebhookScans pushes an image to the in-process registry and
+// TestServerRegistryWebhookScans pushes an image to the in-process registry and
 // posts the Distribution notification of the push: a scan of the image by
 // digest is queued, runs and has a report; the same notification again
 // finds the scan already done and queues a new one only once; ignored and
 // malformed notifications and missing credentials are answered clearly.
-func TestRegistryWebhookScans(t *testing.T) {
+func TestServerRegistryWebhookScans(t *testing.T) {
 	e := newEnv(t, APIOptions{WebhookSecret: "hub-shared-secret-0123456789"})
 	refs, err := synth.Push(e.reg.Host, synth.Options{Bases: 1, Apps: 1})
 	if err != nil {
