@@ -52,11 +52,13 @@ func (s *Store) DequeueWithin(ctx context.Context, worker string, lease time.Dur
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Candidates: ready jobs whose registry looks below its limit
 		// (rechecked under the registry's lock below).
-		rows, err := tx.Query(ctx, `SELECT j.id, j.registry, coalesce(l.n, $3) FROM jobs j
+		rows, err := tx.Query(ctx, `WITH running AS (SELECT registry, count(*) AS n FROM jobs
+				WHERE state = 'running' AND lease_until >= now() AND registry <> '' GROUP BY registry)
+			SELECT j.id, j.registry, coalesce(l.n, $3) FROM jobs j
 			LEFT JOIN unnest($1::text[], $2::int[]) AS l(host, n) ON l.host = j.registry
+			LEFT JOIN running r ON r.registry = j.registry
 			WHERE ((j.state = 'queued' AND j.run_after <= now()) OR (j.state = 'running' AND j.lease_until < now()))
-				AND (j.registry = '' OR coalesce(l.n, $3) <= 0
-					OR (SELECT count(*) FROM jobs r WHERE r.registry = j.registry AND r.state = 'running' AND r.lease_until >= now()) < coalesce(l.n, $3))
+				AND (j.registry = '' OR coalesce(l.n, $3) <= 0 OR coalesce(r.n, 0) < coalesce(l.n, $3))
 			ORDER BY j.id LIMIT 16 FOR UPDATE OF j SKIP LOCKED`, hosts, ns, int32(lim.Default))
 		if err != nil {
 			return err
