@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +183,15 @@ func TestServerNotifyOnNewCritical(t *testing.T) {
 	queryRow(t, e.dbURL, "SELECT count(*) FILTER (WHERE delivered_at IS NULL), count(*) FILTER (WHERE delivered_at IS NOT NULL) FROM notifications", &pending, &delivered)
 	if pending != 0 || delivered != 2 {
 		t.Errorf("outbox: %d pending, %d delivered; want 0 and 2", pending, delivered)
+	}
+	resp, err := http.Get(e.api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	mb, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(mb), `kensa_notifications{state="delivered"} 2`) || !strings.Contains(string(mb), `kensa_notifications{state="pending"} 0`) {
+		t.Errorf("/metrics lacks the notification counts:\n%s", mb)
 	}
 }
 

@@ -162,3 +162,17 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, msg string, ba
 	}
 	return nil
 }
+
+// NotificationCounts counts outbound messages by state: pending,
+// delivered, failed (given up).
+func (s *Store) NotificationCounts(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	var p, d, f int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL),
+		count(*) FILTER (WHERE delivered_at IS NOT NULL), count(*) FILTER (WHERE failed_at IS NOT NULL) FROM notifications`).Scan(&p, &d, &f)
+	if err != nil {
+		return nil, fmt.Errorf("notification counts: %w", err)
+	}
+	out["pending"], out["delivered"], out["failed"] = p, d, f
+	return out, nil
+}
