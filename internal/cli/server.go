@@ -101,7 +101,9 @@ advisories name are re-matched, with no layer read.
 
 Registry integration: point a registry's push notifications at
 POST /v1/webhooks/registry (Distribution notifications, Harbor webhooks,
-Docker Hub webhooks); each pushed manifest is queued for a scan by digest.
+Docker Hub webhooks); each pushed manifest is queued for a scan by digest
+(Distribution: set the endpoint's ignore.actions to [pull] to spare the
+requests pulls would cost).
 Authenticate with a submit token (Distribution: the endpoint's headers;
 Harbor: the auth header "Bearer <token>") or, where the registry can only
 be given a URL (Docker Hub), with ?secret=<--webhook-secret>.

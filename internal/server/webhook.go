@@ -105,7 +105,11 @@ func (a *API) registryWebhook(w http.ResponseWriter, r *http.Request) {
 	if len(resp.Queued) > 0 {
 		status = http.StatusAccepted
 	}
-	a.o.Log.Info("registry event", "source", ev.Source, "queued", len(resp.Queued), "ignored", len(resp.Ignored))
+	if len(resp.Queued) > 0 {
+		a.o.Log.Info("registry event", "source", ev.Source, "queued", len(resp.Queued), "ignored", len(resp.Ignored))
+	} else {
+		a.o.Log.Debug("registry event", "source", ev.Source, "ignored", len(resp.Ignored))
+	}
 	writeJSON(w, status, resp)
 }
 
