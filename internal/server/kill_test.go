@@ -34,13 +34,14 @@ func workerProcess(dbURL string) int {
 		return 1
 	}
 	o := WorkerOptions{ID: "doomed-worker", DBPath: os.Getenv("KENSA_TEST_WORKER_VULNDB"), Lease: time.Second, Poll: 20 * time.Millisecond}
-	// KENSA_TEST_WORKER_LIMIT=host=N runs 3 workers limited on host (the
+	// KENSA_TEST_WORKER_LIMIT=host=N runs 2 workers limited on host (the
 	// cross-process registry limit test).
 	if host, n, ok := strings.Cut(os.Getenv("KENSA_TEST_WORKER_LIMIT"), "="); ok {
 		lim, _ := strconv.Atoi(n)
 		o.RegistryLimits = store.RegistryLimits{PerRegistry: map[string]int{host: lim}}
+		fmt.Println("ready")
 		var wg sync.WaitGroup
-		for i := range 3 {
+		for i := range 2 {
 			o := o
 			o.ID = fmt.Sprintf("proc%d-worker%d", os.Getpid(), i)
 			wg.Add(1)

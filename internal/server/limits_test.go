@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log"
@@ -160,8 +161,9 @@ func pgxQuery(dbURL, sql string) (map[string]int, error) {
 }
 
 // TestServerRegistryConcurrencyLimitAcrossProcesses runs two worker processes of
-// 3 workers each on one database, limited to 2 jobs at once on a slow
-// registry: together they never run more than 2.
+// 2 workers each on one database, limited to 3 jobs at once on a slow
+// registry: together they run 3 at once (so both run jobs together), never
+// 4.
 func TestServerRegistryConcurrencyLimitAcrossProcesses(t *testing.T) {
 	e := newEnv(t, APIOptions{})
 	a := newSlowRegistry(t, 60*time.Millisecond)
@@ -170,26 +172,45 @@ func TestServerRegistryConcurrencyLimitAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.slowOn()
-	var ids []int64
-	for _, r := range refs {
-		ids = append(ids, e.submit.submit(r))
-	}
 	var procs []*exec.Cmd
-	for range 2 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "KENSA_TEST_WORKER_DB="+e.dbURL, "KENSA_TEST_WORKER_VULNDB="+e.vulnDB, "KENSA_TEST_WORKER_LIMIT="+a.Host+"=2")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-	}
 	defer func() {
 		for _, p := range procs {
 			p.Process.Kill() //nolint:errcheck
 			p.Wait()         //nolint:errcheck
 		}
 	}()
+	for range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "KENSA_TEST_WORKER_DB="+e.dbURL, "KENSA_TEST_WORKER_VULNDB="+e.vulnDB, "KENSA_TEST_WORKER_LIMIT="+a.Host+"=3")
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, cmd)
+		// Both processes are polling before any job is queued.
+		ready := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			ready <- line
+			io.Copy(io.Discard, out) //nolint:errcheck
+		}()
+		select {
+		case line := <-ready:
+			if line != "ready\n" {
+				t.Fatalf("worker process said %q", line)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("worker process not ready after 30s")
+		}
+	}
+	var ids []int64
+	for _, r := range refs {
+		ids = append(ids, e.submit.submit(r))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	maxRunning := 0
 	sampled := make(chan struct{})
@@ -218,8 +239,8 @@ func TestServerRegistryConcurrencyLimitAcrossProcesses(t *testing.T) {
 	for w := range rows {
 		workers[w] = true
 	}
-	if a.maxRepos() != 2 || maxRunning != 2 || len(workers) != 2 {
-		t.Errorf("two processes limited to 2: served %d repositories at once, %d jobs running at once, jobs ran in %d processes; want 2, 2, 2",
+	if a.maxRepos() != 3 || maxRunning != 3 || len(workers) != 2 {
+		t.Errorf("two processes limited to 3: served %d repositories at once, %d jobs running at once, jobs ran in %d processes; want 3, 3, 2",
 			a.maxRepos(), maxRunning, len(workers))
 	}
 }
