@@ -104,6 +104,7 @@ func (a *API) registryWebhook(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if len(resp.Queued) > 0 {
 		status = http.StatusAccepted
+		w.Header().Set("Location", fmt.Sprintf("/v1/scans/%d", resp.Queued[0].JobID))
 	}
 	if len(resp.Queued) > 0 {
 		a.o.Log.Info("registry event", "source", ev.Source, "queued", len(resp.Queued), "ignored", len(resp.Ignored))
