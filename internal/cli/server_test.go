@@ -189,3 +189,38 @@ func clip(s string) string {
 	}
 	return s
 }
+
+func TestServerRegistryLimitsFlag(t *testing.T) {
+	lim, err := parseRegistryLimits([]string{"ghcr.io=2", " docker.io = 1", "registry.example:5000=8"}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim.Default != 4 || len(lim.PerRegistry) != 3 || lim.PerRegistry["ghcr.io"] != 2 || lim.PerRegistry["index.docker.io"] != 1 || lim.PerRegistry["registry.example:5000"] != 8 {
+		t.Errorf("limits %+v", lim)
+	}
+	for _, bad := range []string{"ghcr.io", "ghcr.io=0", "=3", "ghcr.io=x"} {
+		if _, err := parseRegistryLimits([]string{bad}, 4); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestServerGCCommand: kensa server gc applies the policy to a database
+// and says what it deleted; a bad policy is refused.
+func TestServerGCCommand(t *testing.T) {
+	isolate(t)
+	db := testDatabase(t)
+	code, out, stderr := run(t, "server", "gc", "--database", db, "--gc-keep-scans", "3", "--gc-max-age-days", "30")
+	if code != 0 || !strings.HasPrefix(out, "deleted 0 scans, 0 jobs, 0 manifests, 0 package sets, 0 packages, 0 layers") {
+		t.Errorf("kensa server gc: exit %d: %q %s", code, out, stderr)
+	}
+	if code, _, stderr := run(t, "server", "gc", "--database", db, "--gc-keep-scans", "0"); code != ExitBadInput || !strings.Contains(stderr, "--gc-keep-scans") {
+		t.Errorf("--gc-keep-scans 0: exit %d: %s", code, stderr)
+	}
+	code, out, _ = run(t, "server", "--help")
+	for _, flag := range []string{"--webhook-secret", "--notify-url", "--notify-secret", "--rescan-interval", "--rescan-batch", "--registry-concurrency", "--gc-interval", "--gc-keep-scans", "--gc-max-age-days", "/v1/webhooks/registry"} {
+		if code != 0 || !strings.Contains(out, flag) {
+			t.Errorf("kensa server --help lacks %s", flag)
+		}
+	}
+}

@@ -29,6 +29,12 @@ type APIOptions struct {
 	ToolVersion string
 	// Log receives request errors; nil discards.
 	Log *slog.Logger
+	// WebhookSecret, when set, also admits registry push notifications
+	// that carry it (?secret= or as the bearer token): Docker Hub can be
+	// given only a URL.
+	WebhookSecret string
+	// GC is the retention policy POST /v1/admin/gc applies.
+	GC store.GCPolicy
 }
 
 // API is kensa server's HTTP handler (docs/openapi.yaml).
@@ -63,6 +69,7 @@ func NewAPI(st *store.Store, o APIOptions) *API {
 	a.mux.Handle("GET /v1/images", a.auth(store.ScopeRead, a.images))
 	a.mux.Handle("GET /v1/advisories/{id}/images", a.auth(store.ScopeRead, a.affected))
 	a.mux.Handle("POST /v1/tokens", a.auth(store.ScopeAdmin, a.createToken))
+	a.moreRoutes()
 	return a
 }
 

@@ -242,3 +242,6 @@ func writeDockerArchive(t testing.TB, img v1.Image) []byte {
 	}
 	return buf.Bytes()
 }
+
+// latestSchema is the version of the newest migration in store/migrations.
+const latestSchema = 7

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +33,24 @@ func workerProcess(dbURL string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	w := NewWorker(st, WorkerOptions{ID: "doomed-worker", DBPath: os.Getenv("KENSA_TEST_WORKER_VULNDB"), Lease: time.Second, Poll: 20 * time.Millisecond})
+	o := WorkerOptions{ID: "doomed-worker", DBPath: os.Getenv("KENSA_TEST_WORKER_VULNDB"), Lease: time.Second, Poll: 20 * time.Millisecond}
+	// KENSA_TEST_WORKER_LIMIT=host=N runs 2 workers limited on host (the
+	// cross-process registry limit test).
+	if host, n, ok := strings.Cut(os.Getenv("KENSA_TEST_WORKER_LIMIT"), "="); ok {
+		lim, _ := strconv.Atoi(n)
+		o.RegistryLimits = store.RegistryLimits{PerRegistry: map[string]int{host: lim}}
+		fmt.Println("ready")
+		var wg sync.WaitGroup
+		for i := range 2 {
+			o := o
+			o.ID = fmt.Sprintf("proc%d-worker%d", os.Getpid(), i)
+			wg.Add(1)
+			go func() { defer wg.Done(); NewWorker(st, o).Run(ctx) }() //nolint:errcheck
+		}
+		wg.Wait()
+		return 0
+	}
+	w := NewWorker(st, o)
 	w.Run(ctx) //nolint:errcheck
 	return 0
 }

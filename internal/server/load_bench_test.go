@@ -34,7 +34,9 @@ func envInt(name string, def int) int {
 // KENSA_BENCH_WORKERS workers (default 4) on the real PostgreSQL. It
 // reports images/s, layer reads per layer reference, database bytes per
 // image against storing every image's packages separately, and the API's
-// p99 latency while scanning. It runs the load once whatever b.N is.
+// p99 latency while scanning. KENSA_BENCH_REGISTRY_LIMIT (default none)
+// bounds the jobs running against the registry. It runs the load once
+// whatever b.N is.
 func BenchmarkServerLoad(b *testing.B) {
 	bases, apps := envInt("KENSA_BENCH_BASES", 20), envInt("KENSA_BENCH_APPS", 50)
 	extra, workers := envInt("KENSA_BENCH_EXTRA", 100), envInt("KENSA_BENCH_WORKERS", 4)
@@ -83,7 +85,8 @@ func BenchmarkServerLoad(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := NewWorker(st, WorkerOptions{ID: fmt.Sprintf("bench-%d", i), DBPath: vdb, Poll: 20 * time.Millisecond})
+		w := NewWorker(st, WorkerOptions{ID: fmt.Sprintf("bench-%d", i), DBPath: vdb, Poll: 20 * time.Millisecond,
+			RegistryLimits: store.RegistryLimits{Default: envInt("KENSA_BENCH_REGISTRY_LIMIT", 0)}})
 		wg.Add(1)
 		go func() { defer wg.Done(); w.Run(ctx) }() //nolint:errcheck
 	}

@@ -100,6 +100,12 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		b.WriteString("# HELP kensa_layer_refs Layer references from manifests.\n# TYPE kensa_layer_refs gauge\n")
 		fmt.Fprintf(&b, "kensa_layer_refs %d\n", ls.Refs)
 	}
+	if nc, err := a.st.NotificationCounts(ctx); err == nil {
+		b.WriteString("# HELP kensa_notifications Outbound CRITICAL-finding notifications by state.\n# TYPE kensa_notifications gauge\n")
+		for _, s := range []string{"delivered", "failed", "pending"} {
+			fmt.Fprintf(&b, "kensa_notifications{state=%q} %d\n", s, nc[s])
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	fmt.Fprint(w, b.String())
 }

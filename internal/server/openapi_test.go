@@ -404,6 +404,10 @@ func TestServerOpenAPIResponses(t *testing.T) {
 		{"GET /v1/images", e.reads, "/v1/images?limit=0", nil, nil, 400},
 		{"GET /v1/advisories/{id}/images", e.reads, "/v1/advisories/KENSA-FIXTURE-2026-0001-perl/images", nil, nil, 200},
 		{"GET /v1/advisories/{id}/images", e.reads, "/v1/advisories/" + strings.Repeat("X", 201) + "/images", nil, nil, 400},
+		{"POST /v1/webhooks/registry", e.submit, "/v1/webhooks/registry", distributionPush(e.reg.Host, "base0/app1", digestOf(t, refs[1]), "1"), map[string]string{"Content-Type": "application/json"}, 202},
+		{"POST /v1/webhooks/registry", e.submit, "/v1/webhooks/registry", readWebhook(t, "harbor-pull.json"), map[string]string{"Content-Type": "application/json"}, 200},
+		{"POST /v1/webhooks/registry", e.submit, "/v1/webhooks/registry", []byte(`{"events": [`), nil, 400},
+		{"POST /v1/admin/gc", e.admin, "/v1/admin/gc", nil, nil, 200},
 		{"POST /v1/tokens", e.admin, "/v1/tokens", []byte(`{"name":"ci","scopes":["read","submit"]}`), nil, 201},
 		{"POST /v1/tokens", e.admin, "/v1/tokens", []byte(`{"name":"ci","scopes":["root"]}`), nil, 400},
 	}

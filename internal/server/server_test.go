@@ -111,8 +111,8 @@ func TestMigrationsConcurrentAndVersioned(t *testing.T) {
 		}
 	}
 	st := openStore(t, u)
-	if v, err := st.SchemaVersion(context.Background()); err != nil || v != 2 {
-		t.Fatalf("schema version = %d, %v; want 2", v, err)
+	if v, err := st.SchemaVersion(context.Background()); err != nil || v != latestSchema {
+		t.Fatalf("schema version = %d, %v; want %d", v, err, latestSchema)
 	}
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/imagescan"
 	"github.com/kensa-sec/kensa/internal/inventory"
-	"github.com/kensa-sec/kensa/internal/layerfs"
 	"github.com/kensa-sec/kensa/internal/server/store"
 	"github.com/kensa-sec/kensa/internal/source"
 	"github.com/kensa-sec/kensa/internal/vulndb"
@@ -45,6 +44,9 @@ type WorkerOptions struct {
 	Backoff time.Duration
 	// Insecure allows plain-HTTP and unverified-TLS registries.
 	Insecure bool
+	// RegistryLimits bound the jobs running against one registry host
+	// across every worker on the database (zero: no bound).
+	RegistryLimits store.RegistryLimits
 	// MaxFileSize is imagescan's per-file cap (0: default).
 	MaxFileSize int64
 	// Log receives one line per job; nil discards.
@@ -113,7 +115,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // RunOne takes one ready job and runs it; it reports whether there was one.
 func (w *Worker) RunOne(ctx context.Context) (bool, error) {
-	j, err := w.st.Dequeue(ctx, w.o.ID, w.o.Lease)
+	j, err := w.st.DequeueWithin(ctx, w.o.ID, w.o.Lease, w.o.RegistryLimits)
 	if err != nil || j == nil {
 		return false, err
 	}
@@ -231,6 +233,15 @@ var scanners = imagescan.Scanners{Misconfig: true, Secret: true, Vuln: true, Inv
 
 // scan runs job j and records its result.
 func (w *Worker) scan(ctx context.Context, j *store.Job) error {
+	if j.Kind == store.KindRematch {
+		return w.rematch(ctx, j)
+	}
+	return w.scanImage(ctx, j)
+}
+
+// scanImage reads job j's image (its known layers from the store) and
+// records the scan.
+func (w *Worker) scanImage(ctx context.Context, j *store.Job) error {
 	var src *source.Image
 	var err error
 	sopts := source.Options{Insecure: w.o.Insecure}
@@ -257,10 +268,9 @@ func (w *Worker) scan(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	wo := layerfs.WalkOptions{MaxFileSize: w.o.MaxFileSize, Analyzers: imagescan.Analyzers(scanners)}
 	keys := make([]string, len(src.Layers))
 	for i, l := range src.Layers {
-		keys[i] = (&layerfs.Cache{}).Key(l.DiffID, l.Digest, wo)
+		keys[i] = w.layerKey(l.DiffID, l.Digest)
 	}
 	digest := src.Digest
 	return w.st.Complete(ctx, j, w.o.ID, func(tx pgx.Tx) (int64, error) {

@@ -17,10 +17,15 @@ const (
 	JobFailed  = "failed"
 )
 
+// KindRematch is the kind of a periodic rescan job: it re-matches the
+// latest scan's stored packages (a scan job's kind is empty).
+const KindRematch = "rematch"
+
 // Job is one queued image scan.
 type Job struct {
 	ID          int64      `json:"id"`
 	Reference   string     `json:"reference"`
+	Kind        string     `json:"kind,omitempty"`
 	Upload      bool       `json:"upload,omitempty"`
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
@@ -35,7 +40,7 @@ type Job struct {
 // Enqueue queues a scan of an image reference and returns the job's ID.
 func (s *Store) Enqueue(ctx context.Context, ref string, maxAttempts int) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, "INSERT INTO jobs (reference, max_attempts) VALUES ($1, $2) RETURNING id", ref, max(maxAttempts, 1)).Scan(&id)
+	err := s.pool.QueryRow(ctx, "INSERT INTO jobs (reference, max_attempts, registry) VALUES ($1, $2, $3) RETURNING id", ref, max(maxAttempts, 1), RegistryOf(ref)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", ref, err)
 	}
@@ -58,15 +63,18 @@ func (s *Store) EnqueueUpload(ctx context.Context, name string, data []byte, max
 	return id, nil
 }
 
-const jobColumns = "id, reference, upload_id, state, attempts, max_attempts, coalesce(error, ''), coalesce(scan_id, 0), created_at, finished_at"
+const jobColumns = "id, reference, kind, upload_id, state, attempts, max_attempts, coalesce(error, ''), coalesce(scan_id, 0), created_at, finished_at"
 
 func scanJob(row pgx.Row) (*Job, error) {
 	j := &Job{}
-	err := row.Scan(&j.ID, &j.Reference, &j.uploadID, &j.State, &j.Attempts, &j.MaxAttempts, &j.Error, &j.ScanID, &j.Created, &j.Finished)
+	err := row.Scan(&j.ID, &j.Reference, &j.Kind, &j.uploadID, &j.State, &j.Attempts, &j.MaxAttempts, &j.Error, &j.ScanID, &j.Created, &j.Finished)
 	if err != nil {
 		return nil, err
 	}
 	j.Upload = j.uploadID != nil
+	if j.Kind == "scan" {
+		j.Kind = ""
+	}
 	return j, nil
 }
 
@@ -88,6 +96,10 @@ func (s *Store) Job(ctx context.Context, id int64) (*Job, error) {
 // the lease with Heartbeat while it runs. It returns nil when no job is
 // ready.
 func (s *Store) Dequeue(ctx context.Context, worker string, lease time.Duration) (*Job, error) {
+	return s.DequeueWithin(ctx, worker, lease, RegistryLimits{})
+}
+
+func (s *Store) dequeueAny(ctx context.Context, worker string, lease time.Duration) (*Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1,
 			lease_until = now() + $2::interval
 		WHERE id = (SELECT id FROM jobs

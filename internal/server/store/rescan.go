@@ -41,6 +41,9 @@ func (s *Store) SetsNaming(ctx context.Context, names []PackageName) ([][]byte, 
 // returns for its stored packages, in one transaction: no layer is read.
 func (s *Store) Rematch(ctx context.Context, hash []byte, match func(*PackageSet) (Vulns, error)) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockSetsShared(ctx, tx); err != nil {
+			return err
+		}
 		var ids []int64
 		var osb []byte
 		if err := tx.QueryRow(ctx, "SELECT package_ids, os FROM package_sets WHERE hash = $1 FOR UPDATE", hash).Scan(&ids, &osb); err != nil {

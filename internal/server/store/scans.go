@@ -47,6 +47,9 @@ type ScanInput struct {
 // vulnerabilities) and the image reference's latest result. It returns the
 // scan's ID.
 func SaveScan(ctx context.Context, tx pgx.Tx, in ScanInput) (int64, error) {
+	if err := lockSetsShared(ctx, tx); err != nil {
+		return 0, err
+	}
 	setHash, err := putPackageSet(ctx, tx, in.Report.OS, in.Report.Packages, in.Vulns)
 	if err != nil {
 		return 0, err
