@@ -3,66 +3,159 @@ package gobin
 import (
 	"bytes"
 	"debug/elf"
-	"debug/gosym"
+	"encoding/binary"
 	"slices"
 	"strings"
 )
 
 // LinkedPackages returns the sorted import paths of the Go packages whose
-// code is linked into the ELF executable content, read from its pclntab:
-// the package of every function symbol, and the package folder of every
-// source file (which also covers functions the compiler inlined into
-// other packages). It returns nil when the table cannot be read (not ELF,
-// no .gopclntab section, an unknown table format): the caller must then
-// treat every package of the binary's modules as possibly linked.
+// code is linked into the ELF executable content, read from its pclntab
+// (the .gopclntab section, kept in stripped binaries): the package of
+// every function name in the table, inlined functions included, and the
+// package folder of every source file. It returns nil when the table
+// cannot be read (not ELF, no .gopclntab section, a table older than Go
+// 1.16 or malformed): the caller must then treat every package of the
+// binary's modules as possibly linked.
+//
+// The name and file tables are scanned in place: no symbol table is built,
+// so a 50 MB binary costs a few milliseconds and no memory beyond the set
+// of package paths.
 //
 // Source file paths are mapped to packages for -trimpath builds
 // ("golang.org/x/text@v0.3.0/language/parse.go", "net/http/client.go")
 // and for builds from a module cache or GOROOT ("/root/go/pkg/mod/...",
 // "/usr/local/go/src/...").
-func LinkedPackages(content []byte) (pkgs []string) {
-	defer func() {
-		if recover() != nil { // debug/gosym on hostile tables
-			pkgs = nil
-		}
-	}()
+func LinkedPackages(content []byte) []string {
 	f, err := elf.NewFile(bytes.NewReader(content))
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	tab := f.Section(".gopclntab")
-	text := f.Section(".text")
-	if tab == nil || text == nil || tab.Type == elf.SHT_NOBITS {
+	sec := f.Section(".gopclntab")
+	if sec == nil || sec.Type == elf.SHT_NOBITS {
 		return nil
 	}
-	data, err := tab.Data()
-	if err != nil {
+	var tab []byte
+	if sec.Flags&elf.SHF_COMPRESSED == 0 && sec.Offset <= uint64(len(content)) && sec.Size <= uint64(len(content))-sec.Offset {
+		tab = content[sec.Offset : sec.Offset+sec.Size]
+	} else if tab, err = sec.Data(); err != nil {
 		return nil
 	}
-	t, err := gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
-	if err != nil || len(t.Funcs) == 0 {
+	names, files, ok := pclnTables(tab, f.ByteOrder)
+	if !ok {
 		return nil
 	}
 	set := map[string]bool{}
-	for i := range t.Funcs {
-		// The linker escapes dots in a path's last element (v1%2e0%2e0).
-		p := strings.ReplaceAll(t.Funcs[i].PackageName(), "%2e", ".")
-		if p != "" && p != "main" && !strings.HasPrefix(p, "type:") {
-			set[p] = true
+	add := func(p []byte) {
+		if len(p) == 0 || set[string(p)] {
+			return
 		}
+		set[strings.ReplaceAll(string(p), "%2e", ".")] = true
 	}
-	for file := range t.Files {
-		if p := filePackage(file); p != "" {
-			set[p] = true
-		}
+	for name := range nulSeparated(names) {
+		add(symbolPackage(name))
 	}
-	pkgs = make([]string, 0, len(set))
+	for file := range nulSeparated(files) {
+		add([]byte(filePackage(string(file))))
+	}
+	delete(set, "main")
+	if len(set) == 0 {
+		return nil
+	}
+	pkgs := make([]string, 0, len(set))
 	for p := range set {
 		pkgs = append(pkgs, p)
 	}
 	slices.Sort(pkgs)
 	return pkgs
+}
+
+// pclnTables returns the function-name and file-name tables of a Go 1.16+
+// pclntab (runtime.pcHeader: magic, two pad bytes, the minimum instruction
+// size, the pointer size, then pointer-sized words: nfunc, nfiles,
+// textStart (1.18+), and the offsets of funcnametab, cutab, filetab,
+// pctab and pclntab from the header).
+func pclnTables(tab []byte, bo binary.ByteOrder) (names, files []byte, ok bool) {
+	if len(tab) < 8 || tab[4] != 0 || tab[5] != 0 {
+		return nil, nil, false
+	}
+	ptr := int(tab[7])
+	if ptr != 4 && ptr != 8 {
+		return nil, nil, false
+	}
+	var first int // index of the funcnametab offset among the words
+	switch bo.Uint32(tab) {
+	case 0xfffffff1, 0xfffffff0: // Go 1.20+, 1.18-1.19
+		first = 3
+	case 0xfffffffa: // Go 1.16-1.17
+		first = 2
+	default:
+		return nil, nil, false
+	}
+	word := func(i int) (int, bool) {
+		off := 8 + i*ptr
+		if off+ptr > len(tab) {
+			return 0, false
+		}
+		var v uint64
+		if ptr == 8 {
+			v = bo.Uint64(tab[off:])
+		} else {
+			v = uint64(bo.Uint32(tab[off:]))
+		}
+		if v > uint64(len(tab)) {
+			return 0, false
+		}
+		return int(v), true
+	}
+	var offs [4]int // funcnametab, cutab, filetab, pctab
+	for i := range offs {
+		v, ok := word(first + i)
+		if !ok {
+			return nil, nil, false
+		}
+		offs[i] = v
+	}
+	if offs[0] > offs[1] || offs[2] > offs[3] {
+		return nil, nil, false
+	}
+	return tab[offs[0]:offs[1]], tab[offs[2]:offs[3]], true
+}
+
+// nulSeparated yields the non-empty NUL-terminated strings of b.
+func nulSeparated(b []byte) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(b) > 0 {
+			s := b
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				s, b = b[:i], b[i+1:]
+			} else {
+				b = nil
+			}
+			if len(s) > 0 && !yield(s) {
+				return
+			}
+		}
+	}
+}
+
+// symbolPackage returns the package part of a function symbol name
+// ("golang.org/x/crypto/ssh.(*Client).Dial" -> "golang.org/x/crypto/ssh";
+// type arguments in brackets are ignored), or nil for linker-made names
+// ("type:...", "go:...") and names without a package.
+func symbolPackage(name []byte) []byte {
+	if bytes.HasPrefix(name, []byte("type:")) || bytes.HasPrefix(name, []byte("go:")) {
+		return nil
+	}
+	if i := bytes.IndexByte(name, '['); i >= 0 {
+		name = name[:i]
+	}
+	slash := bytes.LastIndexByte(name, '/')
+	dot := bytes.IndexByte(name[slash+1:], '.')
+	if dot <= 0 {
+		return nil
+	}
+	return name[:slash+1+dot]
 }
 
 // filePackage maps a pclntab source file name to its package import path,
