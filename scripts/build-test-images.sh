@@ -314,6 +314,8 @@ build_kensa() {
   modcache="$(go env GOMODCACHE)"
   gocache="$(go env GOCACHE)"
   mkdir -p "$modcache" "$gocache"
+  # Download on the host, so the build reads every module from the mounted cache.
+  (cd "$repo" && go mod download) || die "go mod download failed"
   bh rmi --force localhost/kensa:latest >/dev/null 2>&1 || true
   # --format docker: OCI image configs cannot hold the HEALTHCHECK NONE.
   bh bud --quiet --isolation chroot --pull=never --layers --format docker \
