@@ -1,0 +1,333 @@
+// Package fix rewrites a Dockerfile to clear the findings of the KS-DF-*
+// rules that have a safe mechanical fix (ADD → COPY, apt/apk/pip cache and
+// recommends flags, apt lists removal, a non-root USER with COPY --chown,
+// FROM pinned by digest, shell-form CMD/ENTRYPOINT → exec form).
+//
+// Every fix is an edit of the original bytes: comments, continuation lines,
+// heredocs, indentation and the other lines stay as written. A fix is kept
+// only when linting the edited file proves it: the finding it targets is
+// gone, no other finding changed (apart from ones the fix names as cleared
+// too), and BuildKit's parser still accepts the file. Fixes are applied one
+// at a time until none is left, so fixing a fixed file changes nothing.
+package fix
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	df "github.com/kensa-sec/kensa/internal/dockerfile"
+	"github.com/kensa-sec/kensa/internal/finding"
+	dfrules "github.com/kensa-sec/kensa/internal/rules/dockerfile"
+)
+
+// Rules are the rule IDs fix knows how to clear, in ID order.
+var Rules = []string{"KS-DF-001", "KS-DF-003", "KS-DF-005", "KS-DF-006", "KS-DF-007", "KS-DF-008", "KS-DF-009", "KS-DF-024", "KS-DF-027"}
+
+// Resolver returns the digest ("sha256:...") a base image reference
+// points to now.
+type Resolver interface {
+	Digest(ctx context.Context, ref string) (string, error)
+}
+
+// Options configures Fix.
+type Options struct {
+	// Lint configures the checks run before and after each fix (trusted
+	// registries, disabled rules, the credential scanner).
+	Lint dfrules.Options
+	// Rules limits fixing to these rule IDs (empty: every rule in Rules).
+	Rules []string
+	// Resolver pins FROM lines by digest (KS-DF-003); nil skips them.
+	Resolver Resolver
+	// Offline says the digest pinning was skipped on purpose (the note
+	// says so instead of "no resolver").
+	Offline bool
+	// ContextDir is the build context, read to tell whether an ADD
+	// source is an archive ADD would extract. Empty: ADD is left alone.
+	ContextDir string
+}
+
+// Applied is one finding a fix cleared.
+type Applied struct {
+	// Rule is the rule ID the fix clears.
+	Rule string
+	// Line is the finding's line in the original file.
+	Line int
+	// Finding is the finding's message before the fix.
+	Finding string
+	// Change says what was edited.
+	Change string
+	// Also lists other findings the same edit cleared (e.g. KS-DF-002
+	// when a `latest` base is pinned by digest).
+	Also []string
+}
+
+// Result is the outcome of Fix.
+type Result struct {
+	Path     string
+	Original []byte
+	Fixed    []byte
+	Applied  []Applied
+	// Notes say which fixable findings were left and why.
+	Notes []string
+}
+
+// Changed reports whether anything was fixed.
+func (r *Result) Changed() bool { return string(r.Original) != string(r.Fixed) }
+
+// Diff returns the unified diff from the original to the fixed file
+// ("" when nothing changed).
+func (r *Result) Diff() string {
+	return UnifiedDiff("a/"+strings.TrimPrefix(r.Path, "/"), "b/"+strings.TrimPrefix(r.Path, "/"), r.Original, r.Fixed)
+}
+
+// candidate is one planned fix of one finding.
+type candidate struct {
+	target finding.Finding
+	edits  []edit
+	change string
+	// also are findings (rule IDs on the target's line) the edit may clear
+	// besides the target.
+	also []string
+}
+
+// state is one version of the file being fixed.
+type state struct {
+	data     []byte
+	file     *df.File
+	src      *src
+	findings []finding.Finding
+}
+
+type fixer struct {
+	ctx     context.Context
+	path    string
+	opts    Options
+	rules   map[string]bool
+	digests map[string]digestResult
+	notes   map[string]string // finding key → why it was left
+	// shifts records, per accepted fix, (line, delta): lines added before
+	// later lines, to map lines back to the original.
+	shifts [][2]int
+}
+
+type digestResult struct {
+	digest string
+	err    error
+}
+
+// maxFixes bounds the fixes applied to one file.
+const maxFixes = 500
+
+// Fix lints data, applies every safe fix it can prove, and returns the
+// result. A file BuildKit's parser rejects is an error (*dockerfile.Error).
+func Fix(ctx context.Context, path string, data []byte, opts Options) (*Result, error) {
+	st, err := load(path, data, opts.Lint)
+	if err != nil {
+		return nil, err
+	}
+	fx := &fixer{ctx: ctx, path: path, opts: opts, rules: map[string]bool{}, digests: map[string]digestResult{}, notes: map[string]string{}}
+	for _, id := range Rules {
+		if len(opts.Rules) == 0 || slices.Contains(opts.Rules, id) {
+			fx.rules[id] = true
+		}
+	}
+	res := &Result{Path: path, Original: data}
+	failed := map[string]bool{}
+	for n := 0; n < maxFixes; n++ {
+		var next *state
+		var used *candidate
+		for _, fd := range st.findings {
+			if !fx.rules[fd.ID] || fd.Suppressed != nil || failed[key(st, fd)] {
+				continue
+			}
+			c, why := fx.plan(st, fd)
+			if c == nil {
+				failed[key(st, fd)] = true
+				if why != "" {
+					fx.notes[key(st, fd)] = why
+				}
+				continue
+			}
+			ns, ok := fx.try(st, c)
+			if !ok {
+				failed[key(st, fd)] = true
+				fx.notes[key(st, fd)] = "the edit did not clear the finding cleanly; left as is"
+				continue
+			}
+			next, used = ns, c
+			break
+		}
+		if next == nil {
+			break
+		}
+		line := fx.originalLine(used.target.Location.Line)
+		a := Applied{Rule: used.target.ID, Line: line, Finding: used.target.Message, Change: used.change}
+		for _, id := range used.also {
+			if count(st.findings, id, used.target.Location.Line) > count(next.findings, id, used.target.Location.Line+lineShift(st.src, used.edits, used.target.Location.Line)) {
+				a.Also = append(a.Also, id)
+			}
+		}
+		res.Applied = append(res.Applied, a)
+		fx.recordShift(st, used.edits)
+		st = next
+	}
+	res.Fixed = st.data
+	// Notes for what is left.
+	seen := map[string]bool{}
+	for _, fd := range st.findings {
+		if !fx.rules[fd.ID] {
+			continue
+		}
+		why := fx.notes[key(st, fd)]
+		if fd.Suppressed != nil {
+			why = "suppressed (" + fd.Suppressed.Reason + ")"
+		}
+		if why == "" {
+			why = "no safe mechanical fix"
+		}
+		note := fmt.Sprintf("%s line %d left: %s", fd.ID, fx.originalLine(fd.Location.Line), why)
+		if !seen[note] {
+			seen[note] = true
+			res.Notes = append(res.Notes, note)
+		}
+	}
+	sort.SliceStable(res.Applied, func(i, j int) bool { return res.Applied[i].Line < res.Applied[j].Line })
+	return res, nil
+}
+
+// load parses and lints one version of the file.
+func load(path string, data []byte, opts dfrules.Options) (*state, error) {
+	f, err := df.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return &state{data: data, file: f, src: newSrc(data, f.EscapeToken), findings: dfrules.Lint(f, opts)}, nil
+}
+
+// key identifies a finding across versions of the file (lines move).
+func key(st *state, fd finding.Finding) string {
+	return fd.ID + "\x00" + fd.Message + "\x00" + fd.Location.Step
+}
+
+// try applies c and checks, by linting the result, that it cleared its
+// target and changed no other finding.
+func (fx *fixer) try(st *state, c *candidate) (*state, bool) {
+	if len(c.edits) == 0 {
+		return nil, false
+	}
+	data := apply(st.data, c.edits)
+	ns, err := load(fx.path, data, fx.opts.Lint)
+	if err != nil {
+		return nil, false
+	}
+	if len(ns.file.Instructions) < len(st.file.Instructions) || len(ns.file.Stages) != len(st.file.Stages) {
+		return nil, false
+	}
+	before := map[string]int{}
+	for _, fd := range st.findings {
+		l := fd.Location.Line + lineShift(st.src, c.edits, fd.Location.Line)
+		before[fd.ID+"@"+itoa(l)]++
+	}
+	after := map[string]int{}
+	for _, fd := range ns.findings {
+		after[fd.ID+"@"+itoa(fd.Location.Line)]++
+	}
+	tl := c.target.Location.Line + lineShift(st.src, c.edits, c.target.Location.Line)
+	tk := c.target.ID + "@" + itoa(tl)
+	if after[tk] >= before[tk] {
+		return nil, false
+	}
+	for _, fd := range ns.findings {
+		if fd.ID == c.target.ID && fd.Location.Line == tl && fd.Message == c.target.Message {
+			return nil, false
+		}
+	}
+	for k, n := range after {
+		if n > before[k] {
+			return nil, false // a new finding
+		}
+	}
+	for k, n := range before {
+		if after[k] >= n || k == tk {
+			continue
+		}
+		id, l, _ := strings.Cut(k, "@")
+		if l != itoa(tl) || !slices.Contains(c.also, id) {
+			return nil, false // a finding of another rule vanished
+		}
+	}
+	return ns, true
+}
+
+func count(fs []finding.Finding, id string, line int) int {
+	n := 0
+	for _, fd := range fs {
+		if fd.ID == id && fd.Location.Line == line {
+			n++
+		}
+	}
+	return n
+}
+
+func (fx *fixer) recordShift(st *state, edits []edit) {
+	for _, e := range edits {
+		d := strings.Count(e.text, "\n") - strings.Count(string(st.data[e.start:e.end]), "\n")
+		if d != 0 {
+			fx.shifts = append(fx.shifts, [2]int{st.src.lineAt(e.start), d})
+		}
+	}
+}
+
+// originalLine maps a line of the current version back to the original.
+func (fx *fixer) originalLine(l int) int {
+	for i := len(fx.shifts) - 1; i >= 0; i-- {
+		at, d := fx.shifts[i][0], fx.shifts[i][1]
+		if l > at {
+			l -= d
+			if l < at {
+				l = at
+			}
+		}
+	}
+	return l
+}
+
+// plan picks the fix for one finding, or says why there is none.
+func (fx *fixer) plan(st *state, fd finding.Finding) (*candidate, string) {
+	in := instructionAt(st.file, fd.Location.Line)
+	if in == nil {
+		return nil, ""
+	}
+	switch fd.ID {
+	case "KS-DF-001":
+		return fx.planUser(st, fd)
+	case "KS-DF-003":
+		return fx.planDigest(st, fd, in)
+	case "KS-DF-005":
+		return fx.planAdd(st, fd, in)
+	case "KS-DF-006", "KS-DF-008", "KS-DF-009":
+		return planFlag(st, fd, in)
+	case "KS-DF-007":
+		return planAptLists(st, fd, in)
+	case "KS-DF-024":
+		return planExecForm(st, fd, in)
+	case "KS-DF-027":
+		return planChown(st, fd, in, "")
+	}
+	return nil, ""
+}
+
+// instructionAt returns the instruction starting at line l.
+func instructionAt(f *df.File, l int) *df.Instruction {
+	for _, in := range f.Instructions {
+		if in.StartLine == l {
+			return in
+		}
+	}
+	return nil
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
