@@ -18,7 +18,7 @@ func UnifiedDiff(nameA, nameB string, a, b []byte) string {
 	const ctx = 3
 	// Group the edit script into hunks.
 	type op struct {
-		kind byte // ' ', '-', '+'
+		kind   byte // ' ', '-', '+'
 		ai, bi int
 	}
 	var script []op
