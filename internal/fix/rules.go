@@ -13,31 +13,83 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// runText returns the located shell-form RUN behind in (ONBUILD RUN
-// included) and its parsed shell, or a reason why it cannot be edited.
-func runText(st *state, in *df.Instruction) (*instr, *syntax.File, string) {
+// shText is the shell script of a RUN and where its bytes are in the
+// source: the instruction's arguments, or the body of a heredoc that is
+// the whole script (`RUN <<EOF` or `RUN <<EOF bash`).
+type shText struct {
+	x       *instr
+	text    string
+	file    *syntax.File
+	heredoc bool
+	start   int // source offset of text[0] (heredoc bodies)
+}
+
+// off returns the source offset of byte i of the script.
+func (t *shText) off(i int) int {
+	if t.heredoc {
+		return t.start + i
+	}
+	return t.x.off(i)
+}
+
+// end returns the source offset just after the script's byte i-1.
+func (t *shText) end(i int) int {
+	if t.heredoc {
+		return t.start + i
+	}
+	return t.x.end(i)
+}
+
+// runText returns the located shell of a RUN (ONBUILD RUN included) and
+// its parse, or a reason why it cannot be edited.
+func runText(st *state, in *df.Instruction) (*shText, string) {
 	r := in
 	if in.OnBuild != nil {
 		r = in.OnBuild
 	}
 	if r.Cmd != "run" || r.JSON {
-		return nil, nil, "exec-form RUN"
-	}
-	if len(r.Heredocs) > 0 {
-		return nil, nil, "RUN with a heredoc is not edited"
+		return nil, "exec-form RUN"
 	}
 	if r.Script == nil || r.Script.NotShell || r.Script.Fallback {
-		return nil, nil, "the RUN is not POSIX shell kensa can parse"
+		return nil, "the RUN is not POSIX shell kensa can parse"
 	}
 	x := st.src.locate(in)
 	if x == nil || x.rest != shellArgs(in) {
-		return nil, nil, "the instruction's text could not be mapped to the source"
+		return nil, "the instruction's text could not be mapped to the source"
 	}
-	f, err := parseShell(x.rest)
+	t := &shText{x: x, text: x.rest}
+	if len(r.Heredocs) > 0 {
+		fs := strings.Fields(x.rest)
+		if len(r.Heredocs) != 1 || len(fs) == 0 || !strings.HasPrefix(fs[0], "<<") || len(fs) > 1 && !isPOSIXShellName(fs[1]) {
+			return nil, "only a RUN whose heredoc is the whole script is edited"
+		}
+		for i := 2; i < len(fs); i++ {
+			if !strings.HasPrefix(fs[i], "-") {
+				return nil, "only a RUN whose heredoc is the whole script is edited"
+			}
+		}
+		start := st.src.nextLineStart(x.ll.lastLine)
+		_, end := st.src.line(in.EndLine)
+		body := r.Heredocs[0].Content
+		if start > end || string(st.data[start:end]) != body || r.Script.Text != body {
+			return nil, "the heredoc could not be mapped to the source"
+		}
+		t.heredoc, t.start, t.text = true, start, body
+	}
+	f, err := parseShell(t.text)
 	if err != nil {
-		return nil, nil, "the shell text does not parse"
+		return nil, "the shell text does not parse"
 	}
-	return x, f, ""
+	t.file = f
+	return t, ""
+}
+
+func isPOSIXShellName(s string) bool {
+	switch df.Basename(s) {
+	case "sh", "bash", "ash", "dash":
+		return true
+	}
+	return false
 }
 
 // shCmd is one simple command of a parsed RUN with its plain-text words.
@@ -161,13 +213,13 @@ func planFlag(st *state, fd finding.Finding, in *df.Instruction) (*candidate, st
 	if fd.ID == "KS-DF-009" && !strings.Contains(fd.Message, "pip cache") {
 		return nil, "only the pip cache has a mechanical fix (npm/yarn need a cache clean step)"
 	}
-	x, f, why := runText(st, in)
-	if x == nil {
+	t, why := runText(st, in)
+	if t == nil {
 		return nil, why
 	}
 	var edits []edit
 	var flag string
-	for _, c := range commands(f) {
+	for _, c := range commands(t.file) {
 		c := c
 		p, sub := classify(&c)
 		if p.sub < 0 {
@@ -183,7 +235,7 @@ func planFlag(st *state, fd finding.Finding, in *df.Instruction) (*candidate, st
 		default:
 			continue
 		}
-		at := x.end(c.wordEnd(p.sub))
+		at := t.end(c.wordEnd(p.sub))
 		edits = append(edits, edit{start: at, end: at, text: " " + flag})
 	}
 	if len(edits) == 0 {
@@ -196,28 +248,29 @@ const aptListsRm = "rm -rf /var/lib/apt/lists/*"
 
 // planAptLists ends the RUN with `&& rm -rf /var/lib/apt/lists/*` (KS-DF-007).
 func planAptLists(st *state, fd finding.Finding, in *df.Instruction) (*candidate, string) {
-	x, f, why := runText(st, in)
-	if x == nil {
+	t, why := runText(st, in)
+	if t == nil {
 		return nil, why
 	}
+	f := t.file
 	if len(f.Stmts) == 0 || len(f.Last) > 0 {
 		return nil, "the RUN ends with a comment"
 	}
 	last := f.Stmts[len(f.Stmts)-1]
 	end := int(last.End().Offset())
-	if last.Background || last.Coprocess || end != len(x.rest) || strings.HasSuffix(strings.TrimRight(x.rest, " \t"), ";") || len(last.Comments) > 0 {
+	if last.Background || last.Coprocess || strings.TrimSpace(t.text[end:]) != "" || strings.HasSuffix(strings.TrimRight(t.text[:end], " \t"), ";") || len(last.Comments) > 0 {
 		return nil, "the RUN does not end with a plain command to chain onto"
 	}
 	if l := laterAptUse(st.file, in); l > 0 {
 		return nil, fmt.Sprintf("a later RUN (line %d) runs apt-get without apt-get update and needs the lists", l)
 	}
 	text := " && " + aptListsRm
-	if x.ll.lastLine > in.StartLine {
+	if x := t.x; !t.heredoc && x.ll.lastLine > in.StartLine {
 		line, _ := st.src.line(x.ll.lastLine)
 		indent := line[:len(line)-len(bytes.TrimLeft(line, " \t"))]
 		text = " " + string(st.src.esc) + st.src.newline() + string(indent) + "&& " + aptListsRm
 	}
-	at := x.end(len(x.rest))
+	at := t.end(end)
 	return &candidate{target: fd, edits: []edit{{start: at, end: at, text: text}}, change: "appended `&& " + aptListsRm + "` to the RUN"}, ""
 }
 
