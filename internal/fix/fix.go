@@ -70,8 +70,16 @@ type Result struct {
 	Original []byte
 	Fixed    []byte
 	Applied  []Applied
-	// Notes say which fixable findings were left and why.
-	Notes []string
+	// Left are the findings of fixable rules still there, with why.
+	Left []Left
+}
+
+// Left is a finding of a fixable rule that was not fixed.
+type Left struct {
+	Rule string
+	// Line is the finding's line in the original file.
+	Line   int
+	Reason string
 }
 
 // Changed reports whether anything was fixed.
@@ -188,10 +196,10 @@ func Fix(ctx context.Context, path string, data []byte, opts Options) (*Result, 
 		if why == "" {
 			why = "no safe mechanical fix"
 		}
-		note := fmt.Sprintf("%s line %d left: %s", fd.ID, fx.originalLine(fd.Location.Line), why)
-		if !seen[note] {
-			seen[note] = true
-			res.Notes = append(res.Notes, note)
+		l := Left{Rule: fd.ID, Line: fx.originalLine(fd.Location.Line), Reason: why}
+		if k := fmt.Sprint(l); !seen[k] {
+			seen[k] = true
+			res.Left = append(res.Left, l)
 		}
 	}
 	sort.SliceStable(res.Applied, func(i, j int) bool { return res.Applied[i].Line < res.Applied[j].Line })

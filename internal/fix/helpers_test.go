@@ -237,8 +237,8 @@ func appliedText(res *Result) string {
 		}
 		sb.WriteString("\n")
 	}
-	for _, n := range res.Notes {
-		sb.WriteString("note: " + n + "\n")
+	for _, l := range res.Left {
+		fmt.Fprintf(&sb, "left %s line %d: %s\n", l.Rule, l.Line, l.Reason)
 	}
 	return sb.String()
 }
