@@ -99,6 +99,8 @@ type candidate struct {
 	// also are findings (rule IDs on the target's line) the edit may clear
 	// besides the target.
 	also []string
+	// adds is the number of instructions the edit inserts.
+	adds int
 }
 
 // state is one version of the file being fixed.
@@ -231,8 +233,21 @@ func (fx *fixer) try(st *state, c *candidate) (*state, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if len(ns.file.Instructions) < len(st.file.Instructions) || len(ns.file.Stages) != len(st.file.Stages) {
+	// The edit must add exactly the instructions it means to: inserted
+	// lines swallowed by a continuation, or an edit that splits or joins
+	// instructions, is refused.
+	if len(ns.file.Instructions) != len(st.file.Instructions)+c.adds || len(ns.file.Stages) != len(st.file.Stages) {
 		return nil, false
+	}
+	for i, j := 0, 0; i < len(st.file.Instructions) && j < len(ns.file.Instructions); i, j = i+1, j+1 {
+		a, b := st.file.Instructions[i], ns.file.Instructions[j]
+		for a.Cmd != b.Cmd && !(a.Cmd == "add" && b.Cmd == "copy") && j+1 < len(ns.file.Instructions) {
+			j++
+			b = ns.file.Instructions[j]
+		}
+		if a.Cmd != b.Cmd && !(a.Cmd == "add" && b.Cmd == "copy") {
+			return nil, false
+		}
 	}
 	before := map[string]int{}
 	for _, fd := range st.findings {

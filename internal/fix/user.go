@@ -209,7 +209,10 @@ func (fx *fixer) planUser(st *state, fd finding.Finding) (*candidate, string) {
 	if needNL {
 		text = nl + text
 	}
-	c := &candidate{target: fd, edits: []edit{{start: at, end: at, text: text}}}
+	c := &candidate{target: fd, edits: []edit{{start: at, end: at, text: text}}, adds: 1}
+	if create != "" {
+		c.adds = 2
+	}
 	switch {
 	case create != "":
 		c.change = "created user " + newUser + " (uid " + newUID + ") and added USER " + user
