@@ -160,7 +160,8 @@ func myers(a, b []string) []byte {
 	v := make([]int, 2*maxD+2)
 	var trace [][]int
 	for d := 0; d <= maxD; d++ {
-		trace = append(trace, append([]int(nil), v...))
+		// Only diagonals -d..d are read from this snapshot: O(D²) memory.
+		trace = append(trace, append([]int(nil), v[off-d:off+d+1]...))
 		for k := -d; k <= d; k += 2 {
 			var x int
 			if k == -d || k != d && v[off+k-1] < v[off+k+1] {
@@ -175,27 +176,28 @@ func myers(a, b []string) []byte {
 			}
 			v[off+k] = x
 			if x >= n && y >= m {
-				return backtrack(trace, a, b, d, off, v)
+				return backtrack(trace, a, b, d)
 			}
 		}
 	}
 	return nil
 }
 
-func backtrack(trace [][]int, a, b []string, d, off int, last []int) []byte {
+// backtrack walks the snapshots back from the end; trace[d] holds the
+// furthest x per diagonal k (at index k+d) before step d.
+func backtrack(trace [][]int, a, b []string, d int) []byte {
 	x, y := len(a), len(b)
 	var rev []byte
-	vs := append(trace[1:], last)
 	for ; d > 0; d-- {
-		v := vs[d-1]
+		v := trace[d]
 		k := x - y
 		var pk int
-		if k == -d || k != d && v[off+k-1] < v[off+k+1] {
+		if k == -d || k != d && v[k-1+d] < v[k+1+d] {
 			pk = k + 1
 		} else {
 			pk = k - 1
 		}
-		px := v[off+pk]
+		px := v[pk+d]
 		py := px - pk
 		for x > px && y > py {
 			rev = append(rev, ' ')
