@@ -24,14 +24,6 @@ type shText struct {
 	start   int // source offset of text[0] (heredoc bodies)
 }
 
-// off returns the source offset of byte i of the script.
-func (t *shText) off(i int) int {
-	if t.heredoc {
-		return t.start + i
-	}
-	return t.x.off(i)
-}
-
 // end returns the source offset just after the script's byte i-1.
 func (t *shText) end(i int) int {
 	if t.heredoc {
