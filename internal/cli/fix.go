@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/kensa-sec/kensa/internal/dockerfile"
+	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/fix"
 	dfrules "github.com/kensa-sec/kensa/internal/rules/dockerfile"
 	"github.com/spf13/cobra"
@@ -29,6 +31,7 @@ type fixOptions struct {
 	Insecure    bool
 	ExitCode    int
 	Config      string
+	IgnoreFile  string
 	Quiet       bool
 }
 
@@ -63,8 +66,8 @@ finding gone and no other finding changed.
   KS-DF-024  shell-form CMD/ENTRYPOINT -> exec form, only for one plain command: no
              operators, redirections, variables, globs or escapes (mvdan.cc/sh decides)
 
-Findings suppressed inline (# kensa ignore=ID) or by disabled_rules in kensa.yaml are
-left alone. What was fixed and what was left (and why) goes to stderr.
+Findings suppressed inline (# kensa ignore=ID), by the ignore file (.kensaignore,
+--ignorefile) or by disabled_rules in kensa.yaml are left alone. What was fixed and what was left (and why) goes to stderr.
 
 Exit codes (for CI, like gofmt -d | git diff --exit-code):
   0  nothing to fix, or --write applied the fixes
@@ -99,6 +102,7 @@ Exit codes (for CI, like gofmt -d | git diff --exit-code):
 	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and self-signed registries when resolving digests")
 	f.IntVar(&o.ExitCode, "exit-code", 1, "exit code when there is something to fix")
 	f.StringVar(&o.Config, "config", "", "kensa.yaml (default: in the Dockerfile's folder): trusted_registries, disabled_rules")
+	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default: .kensaignore in the Dockerfile's folder); ignored findings are not fixed")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not list what was fixed and left on stderr")
 	return cmd
 }
@@ -133,7 +137,7 @@ func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 		return &InputError{Err: err}
 	}
 	dir := filepath.Dir(path)
-	so := &scanOptions{Config: o.Config, ExitCode: 0}
+	so := &scanOptions{Config: o.Config, IgnoreFile: o.IgnoreFile}
 	p, err := loadPolicy(so, dir)
 	if err != nil {
 		return err
@@ -144,6 +148,18 @@ func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 	}
 	if list := p.TrustedRegistries(); len(list) > 0 {
 		opts.Lint.TrustedRegistries, opts.Lint.IsTrusted = list, p.Trusted
+	}
+	if len(p.Ignores) > 0 {
+		now := time.Now()
+		rel := filepath.Base(path)
+		opts.Ignored = func(fd finding.Finding) (string, bool) {
+			for _, r := range p.Ignores {
+				if r.Active(now) && r.Matches(fd.ID, rel) {
+					return "ignored by " + p.IgnorePath, true
+				}
+			}
+			return "", false
+		}
 	}
 	var disabled []string
 	if p.Config != nil {

@@ -122,6 +122,13 @@ func TestFixOfflineRulesAndExitCodes(t *testing.T) {
 	if code != 1 || strings.Contains(out, digest) || !strings.Contains(errOut, "left  KS-DF-003 "+p+":1: --offline: not resolved") {
 		t.Errorf("--offline: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(p), ".kensaignore"), []byte("KS-DF-006 # we want recommends\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, "fix", "--offline", p)
+	if code != 1 || strings.Contains(out, "no-install-recommends") || !strings.Contains(errOut, "left  KS-DF-006 "+p+":3: ignored by ") {
+		t.Errorf(".kensaignore: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
 	code, out, _ = run(t, "fix", "--offline", "--rules", "KS-DF-024", "--exit-code", "0", p)
 	if code != 0 || !strings.Contains(out, "+CMD [") || strings.Contains(out, "no-install-recommends") {
 		t.Errorf("--rules KS-DF-024 --exit-code 0: exit %d\n%s", code, out)

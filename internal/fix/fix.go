@@ -47,6 +47,9 @@ type Options struct {
 	// ContextDir is the build context, read to tell whether an ADD
 	// source is an archive ADD would extract. Empty: ADD is left alone.
 	ContextDir string
+	// Ignored, when set, says whether a finding is ignored by the user's
+	// policy (ignore file) and why; ignored findings are not fixed.
+	Ignored func(fd finding.Finding) (reason string, ignored bool)
 }
 
 // Applied is one finding a fix cleared.
@@ -152,6 +155,13 @@ func Fix(ctx context.Context, path string, data []byte, opts Options) (*Result, 
 		for _, fd := range st.findings {
 			if !fx.rules[fd.ID] || fd.Suppressed != nil || failed[key(st, fd)] {
 				continue
+			}
+			if opts.Ignored != nil {
+				if why, ok := opts.Ignored(fd); ok {
+					failed[key(st, fd)] = true
+					fx.notes[key(st, fd)] = why
+					continue
+				}
 			}
 			c, why := fx.plan(st, fd)
 			if c == nil {
