@@ -121,9 +121,10 @@ type fixer struct {
 	rules   map[string]bool
 	digests map[string]digestResult
 	notes   map[string]string // finding key → why it was left
-	// shifts records, per accepted fix, (line, delta): lines added before
-	// later lines, to map lines back to the original.
-	shifts [][2]int
+	// shifts records, per accepted batch of edits, (line, delta) in the
+	// coordinates before the batch: lines added there, to map lines back
+	// to the original.
+	shifts [][][2]int
 }
 
 type digestResult struct {
@@ -131,8 +132,62 @@ type digestResult struct {
 	err    error
 }
 
-// maxFixes bounds the fixes applied to one file.
-const maxFixes = 500
+// maxFixes and maxRounds bound the work on one (hostile) file.
+const (
+	maxFixes  = 2000
+	maxRounds = 400
+)
+
+// batch plans a fix for every fixable finding of st, at most one per
+// instruction; a fix that inserts instructions (USER) goes alone.
+func (fx *fixer) batch(st *state, failed map[string]bool) []*candidate {
+	var out []*candidate
+	busy := map[int]bool{}
+	for _, fd := range st.findings {
+		k := key(st, fd)
+		if !fx.rules[fd.ID] || fd.Suppressed != nil || failed[k] || busy[fd.Location.Line] {
+			continue
+		}
+		if fx.opts.Ignored != nil {
+			if why, ok := fx.opts.Ignored(fd); ok {
+				failed[k], fx.notes[k] = true, why
+				continue
+			}
+		}
+		c, why := fx.plan(st, fd)
+		if c == nil {
+			failed[k] = true
+			if why != "" {
+				fx.notes[k] = why
+			}
+			continue
+		}
+		if c.adds > 0 {
+			if len(out) == 0 {
+				return []*candidate{c}
+			}
+			continue // next round, alone
+		}
+		lines := map[int]bool{}
+		for _, e := range c.edits {
+			lines[st.src.lineAt(e.start)] = true
+		}
+		clash := false
+		for _, o := range out {
+			for _, e := range o.edits {
+				if lines[st.src.lineAt(e.start)] {
+					clash = true
+				}
+			}
+		}
+		if clash {
+			continue
+		}
+		busy[fd.Location.Line] = true
+		out = append(out, c)
+	}
+	return out
+}
 
 // Fix lints data, applies every safe fix it can prove, and returns the
 // result. A file BuildKit's parser rejects is an error (*dockerfile.Error).
@@ -149,49 +204,49 @@ func Fix(ctx context.Context, path string, data []byte, opts Options) (*Result, 
 	}
 	res := &Result{Path: path, Original: data}
 	failed := map[string]bool{}
-	for n := 0; n < maxFixes; n++ {
-		var next *state
-		var used *candidate
-		for _, fd := range st.findings {
-			if !fx.rules[fd.ID] || fd.Suppressed != nil || failed[key(st, fd)] {
-				continue
-			}
-			if opts.Ignored != nil {
-				if why, ok := opts.Ignored(fd); ok {
-					failed[key(st, fd)] = true
-					fx.notes[key(st, fd)] = why
-					continue
-				}
-			}
-			c, why := fx.plan(st, fd)
-			if c == nil {
-				failed[key(st, fd)] = true
-				if why != "" {
-					fx.notes[key(st, fd)] = why
-				}
-				continue
-			}
-			ns, ok := fx.try(st, c)
-			if !ok {
-				failed[key(st, fd)] = true
-				fx.notes[key(st, fd)] = "the edit did not clear the finding cleanly; left as is"
-				continue
-			}
-			next, used = ns, c
+	for round := 0; round < maxRounds && len(res.Applied) < maxFixes; round++ {
+		batch := fx.batch(st, failed)
+		if len(batch) == 0 {
 			break
+		}
+		// All planned fixes at once when together they prove out; else
+		// one at a time, the first that proves out alone.
+		var next *state
+		var used []*candidate
+		if len(batch) > 1 {
+			if ns, ok := fx.try(st, batch); ok {
+				next, used = ns, batch
+			}
+		}
+		for _, c := range batch {
+			if next != nil {
+				break
+			}
+			if ns, ok := fx.try(st, []*candidate{c}); ok {
+				next, used = ns, []*candidate{c}
+			} else {
+				failed[key(st, c.target)] = true
+				fx.notes[key(st, c.target)] = "the edit did not clear the finding cleanly; left as is"
+			}
 		}
 		if next == nil {
-			break
+			continue
 		}
-		line := fx.originalLine(used.target.Location.Line)
-		a := Applied{Rule: used.target.ID, Line: line, Finding: used.target.Message, Change: used.change}
-		for _, id := range used.also {
-			if count(st.findings, id, used.target.Location.Line) > count(next.findings, id, used.target.Location.Line+lineShift(st.src, used.edits, used.target.Location.Line)) {
-				a.Also = append(a.Also, id)
+		var edits []edit
+		for _, c := range used {
+			edits = append(edits, c.edits...)
+		}
+		for _, c := range used {
+			a := Applied{Rule: c.target.ID, Line: fx.originalLine(c.target.Location.Line), Finding: c.target.Message, Change: c.change}
+			tl := c.target.Location.Line
+			for _, id := range c.also {
+				if count(st.findings, id, tl) > count(next.findings, id, tl+lineShift(st.src, edits, tl)) {
+					a.Also = append(a.Also, id)
+				}
 			}
+			res.Applied = append(res.Applied, a)
 		}
-		res.Applied = append(res.Applied, a)
-		fx.recordShift(st, used.edits)
+		fx.recordShift(st, edits)
 		st = next
 	}
 	res.Fixed = st.data
@@ -232,21 +287,30 @@ func key(st *state, fd finding.Finding) string {
 	return fd.ID + "\x00" + fd.Message + "\x00" + fd.Location.Step
 }
 
-// try applies c and checks, by linting the result, that it cleared its
-// target and changed no other finding.
-func (fx *fixer) try(st *state, c *candidate) (*state, bool) {
-	if len(c.edits) == 0 {
+// try applies the candidates together and checks, by linting the result,
+// that each cleared its target and nothing else changed.
+func (fx *fixer) try(st *state, cs []*candidate) (*state, bool) {
+	var edits []edit
+	adds := 0
+	for _, c := range cs {
+		if len(c.edits) == 0 {
+			return nil, false
+		}
+		edits = append(edits, c.edits...)
+		adds += c.adds
+	}
+	if overlapping(edits) {
 		return nil, false
 	}
-	data := apply(st.data, c.edits)
+	data := apply(st.data, edits)
 	ns, err := load(fx.path, data, fx.opts.Lint)
 	if err != nil {
 		return nil, false
 	}
-	// The edit must add exactly the instructions it means to: inserted
+	// The edits must add exactly the instructions they mean to: inserted
 	// lines swallowed by a continuation, or an edit that splits or joins
 	// instructions, is refused.
-	if len(ns.file.Instructions) != len(st.file.Instructions)+c.adds || len(ns.file.Stages) != len(st.file.Stages) {
+	if len(ns.file.Instructions) != len(st.file.Instructions)+adds || len(ns.file.Stages) != len(st.file.Stages) {
 		return nil, false
 	}
 	for i, j := 0, 0; i < len(st.file.Instructions) && j < len(ns.file.Instructions); i, j = i+1, j+1 {
@@ -258,23 +322,38 @@ func (fx *fixer) try(st *state, c *candidate) (*state, bool) {
 		if a.Cmd != b.Cmd && !(a.Cmd == "add" && b.Cmd == "copy") {
 			return nil, false
 		}
+		// A script the shell parser read must still parse: an edit that
+		// breaks it could fool the checks run on the fallback split.
+		if runScript(a) != nil && !runScript(a).Fallback && runScript(b) != nil && runScript(b).Fallback {
+			return nil, false
+		}
 	}
 	before := map[string]int{}
 	for _, fd := range st.findings {
-		l := fd.Location.Line + lineShift(st.src, c.edits, fd.Location.Line)
+		l := fd.Location.Line + lineShift(st.src, edits, fd.Location.Line)
 		before[fd.ID+"@"+itoa(l)]++
 	}
 	after := map[string]int{}
 	for _, fd := range ns.findings {
 		after[fd.ID+"@"+itoa(fd.Location.Line)]++
 	}
-	tl := c.target.Location.Line + lineShift(st.src, c.edits, c.target.Location.Line)
-	tk := c.target.ID + "@" + itoa(tl)
-	if after[tk] >= before[tk] {
-		return nil, false
+	targets := map[string]int{}
+	allowed := map[string]bool{} // also-cleared keys
+	for _, c := range cs {
+		tl := c.target.Location.Line + lineShift(st.src, edits, c.target.Location.Line)
+		tk := c.target.ID + "@" + itoa(tl)
+		targets[tk]++
+		for _, fd := range ns.findings {
+			if fd.ID == c.target.ID && fd.Location.Line == tl && fd.Message == c.target.Message {
+				return nil, false
+			}
+		}
+		for _, id := range c.also {
+			allowed[id+"@"+itoa(tl)] = true
+		}
 	}
-	for _, fd := range ns.findings {
-		if fd.ID == c.target.ID && fd.Location.Line == tl && fd.Message == c.target.Message {
+	for tk, n := range targets {
+		if after[tk] > before[tk]-n {
 			return nil, false
 		}
 	}
@@ -284,15 +363,23 @@ func (fx *fixer) try(st *state, c *candidate) (*state, bool) {
 		}
 	}
 	for k, n := range before {
-		if after[k] >= n || k == tk {
-			continue
-		}
-		id, l, _ := strings.Cut(k, "@")
-		if l != itoa(tl) || !slices.Contains(c.also, id) {
-			return nil, false // a finding of another rule vanished
+		if after[k] < n-targets[k] && !allowed[k] {
+			return nil, false // another finding vanished
 		}
 	}
 	return ns, true
+}
+
+// overlapping reports whether two edits touch the same bytes.
+func overlapping(edits []edit) bool {
+	es := append([]edit(nil), edits...)
+	sort.Slice(es, func(i, j int) bool { return es[i].start < es[j].start })
+	for i := 1; i < len(es); i++ {
+		if es[i].start < es[i-1].end || es[i].start == es[i-1].start {
+			return true
+		}
+	}
+	return false
 }
 
 func count(fs []finding.Finding, id string, line int) int {
@@ -306,26 +393,32 @@ func count(fs []finding.Finding, id string, line int) int {
 }
 
 func (fx *fixer) recordShift(st *state, edits []edit) {
+	var group [][2]int
 	for _, e := range edits {
 		d := strings.Count(e.text, "\n") - strings.Count(string(st.data[e.start:e.end]), "\n")
 		if d != 0 {
-			fx.shifts = append(fx.shifts, [2]int{st.src.lineAt(e.start), d})
+			group = append(group, [2]int{st.src.lineAt(e.start), d})
 		}
+	}
+	sort.Slice(group, func(i, j int) bool { return group[i][0] < group[j][0] })
+	if len(group) > 0 {
+		fx.shifts = append(fx.shifts, group)
 	}
 }
 
 // originalLine maps a line of the current version back to the original.
 func (fx *fixer) originalLine(l int) int {
 	for i := len(fx.shifts) - 1; i >= 0; i-- {
-		at, d := fx.shifts[i][0], fx.shifts[i][1]
-		if l > at {
-			l -= d
-			if l < at {
-				l = at
+		cum, total := 0, 0
+		for _, sh := range fx.shifts[i] {
+			if l > sh[0]+cum {
+				total += sh[1]
 			}
+			cum += sh[1]
 		}
+		l -= total
 	}
-	return l
+	return max(l, 1)
 }
 
 // plan picks the fix for one finding, or says why there is none.
@@ -351,6 +444,14 @@ func (fx *fixer) plan(st *state, fd finding.Finding) (*candidate, string) {
 		return planChown(st, fd, in, "")
 	}
 	return nil, ""
+}
+
+// runScript returns the parsed script of a RUN or ONBUILD RUN, or nil.
+func runScript(in *df.Instruction) *df.Script {
+	if in.OnBuild != nil {
+		in = in.OnBuild
+	}
+	return in.Script
 }
 
 // instructionAt returns the instruction starting at line l.

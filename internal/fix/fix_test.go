@@ -3,6 +3,7 @@ package fix
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,4 +82,26 @@ func TestCRLFKept(t *testing.T) {
 	if !strings.HasPrefix(string(res.Fixed), "FROM alpine:3.20@sha256:") {
 		t.Errorf("first line changed: %q", res.Fixed)
 	}
+}
+
+// TestManyFixes fixes a long file: the fixes of one round are applied and
+// proven together, so every finding is cleared (not cut off by the
+// bounds) and the round-trip checks hold.
+func TestManyFixes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("FROM debian:12@sha256:0000000000000000000000000000000000000000000000000000000000000000\n")
+	const n = 150
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "RUN apt-get update && apt-get install -y pkg%d=1 \\\n    && pip install x%d==1\n", i, i)
+	}
+	b.WriteString("USER 10001\nCMD run me\n")
+	data := []byte(b.String())
+	res, err := Fix(context.Background(), "Dockerfile", data, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Applied) != 3*n+1 || len(res.Left) != 0 {
+		t.Fatalf("%d applied, left %v", len(res.Applied), res.Left)
+	}
+	roundTrip(t, "many", data, res, Options{})
 }

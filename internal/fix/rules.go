@@ -253,6 +253,11 @@ func planAptLists(st *state, fd finding.Finding, in *df.Instruction) (*candidate
 	if last.Background || last.Coprocess || strings.TrimSpace(t.text[end:]) != "" || strings.HasSuffix(strings.TrimRight(t.text[:end], " \t"), ";") || len(last.Comments) > 0 {
 		return nil, "the RUN does not end with a plain command to chain onto"
 	}
+	for _, r := range last.Redirs {
+		if r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc {
+			return nil, "the RUN ends with a shell heredoc"
+		}
+	}
 	if l := laterAptUse(st.file, in); l > 0 {
 		return nil, fmt.Sprintf("a later RUN (line %d) runs apt-get without apt-get update and needs the lists", l)
 	}
