@@ -51,7 +51,8 @@ finding gone and no other finding changed.
              an earlier non-root USER or a user a RUN creates is reused; otherwise
              USER 10001:10001 with a groupadd/useradd RUN (Debian, Ubuntu, RHEL-likes)
              or addgroup/adduser RUN (Alpine, BusyBox); 65534:65534 on scratch,
-             65532:65532 on distroless; numeric only when the distribution is unknown
+             65532:65532 on distroless, ContainerUser on Windows; numeric only when
+             the distribution is unknown
   KS-DF-027  COPY/ADD --chown=<user> for what the non-root final stage must own
   KS-DF-003  FROM image:tag@sha256:<digest>, resolved from the registry (docker config
              auth) or --digests-from OCI layouts/archives; --offline skips it

@@ -65,7 +65,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 		t.Fatalf("no Dockerfiles in %s", dir)
 	}
 	opts := Options{Resolver: m}
-	changed, total := 0, map[string]int{}
+	changed, offlineChanged, total := 0, 0, map[string]int{}
 	before := map[string]int{}
 	for _, fl := range files {
 		_, fs := lint(t, fl.data)
@@ -78,6 +78,13 @@ func TestCorpusRoundTrip(t *testing.T) {
 		}
 		if res.Changed() {
 			changed++
+		}
+		off, err := Fix(context.Background(), fl.name, fl.data, Options{Offline: true})
+		if err != nil {
+			t.Fatalf("%s offline: %v", fl.name, err)
+		}
+		if off.Changed() {
+			offlineChanged++
 		}
 		for id, n := range roundTrip(t, fl.name, fl.data, res, opts) {
 			total[id] += n
@@ -93,7 +100,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 		t.Logf("%s: %d of %d findings cleared", id, total[id], before[id])
 		sum += total[id]
 	}
-	t.Logf("corpus: %d Dockerfiles, %d changed, %d findings cleared", len(files), changed, sum)
+	t.Logf("corpus: %d Dockerfiles, %d changed (%d with --offline), %d findings cleared", len(files), changed, offlineChanged, sum)
 	if changed == 0 || total["KS-DF-003"] == 0 || total["KS-DF-001"] == 0 {
 		t.Errorf("expected the corpus to exercise USER and digest fixes: %v", total)
 	}

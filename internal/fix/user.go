@@ -194,7 +194,8 @@ func (fx *fixer) planUser(st *state, fd finding.Finding) (*candidate, string) {
 		user = newUID + ":" + newUID
 		switch baseFamily(f, chain) {
 		case famWindows:
-			return nil, "Windows base image"
+			// Windows base images ship the unprivileged ContainerUser account.
+			user = "ContainerUser"
 		case famShadow:
 			create = fmt.Sprintf("RUN groupadd --system --gid %s %s && useradd --system --uid %s --gid %s --no-create-home --shell /usr/sbin/nologin %s", newUID, newUser, newUID, newUser, newUser)
 		case famBusybox:
@@ -216,6 +217,8 @@ func (fx *fixer) planUser(st *state, fd finding.Finding) (*candidate, string) {
 	switch {
 	case create != "":
 		c.change = "created user " + newUser + " (uid " + newUID + ") and added USER " + user
+	case user == "ContainerUser":
+		c.change = "added USER ContainerUser (the Windows images' unprivileged account)"
 	case user == newUID+":"+newUID:
 		c.change = "added USER " + user + " (numeric: the base's distribution is unknown, so no user was created)"
 	default:
@@ -314,6 +317,9 @@ func planChown(st *state, fd finding.Finding, in *df.Instruction, user string) (
 	}
 	if user == "" || strings.Contains(user, "$") || strings.ContainsAny(user, " \t\"'") {
 		return nil, "the user is a variable"
+	}
+	if baseFamily(st.file, st.file.FinalStage().Chain()) == famWindows {
+		return nil, "COPY --chown does not work for Windows containers"
 	}
 	name, _, _ := strings.Cut(user, ":")
 	if !isNumeric(name) && !userExistsAt(st.file, in, name) {
