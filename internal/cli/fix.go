@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ type fixOptions struct {
 	ExitCode    int
 	Config      string
 	IgnoreFile  string
+	Timeout     time.Duration
 	Quiet       bool
 }
 
@@ -104,6 +106,7 @@ Exit codes (for CI, like gofmt -d | git diff --exit-code):
 	f.IntVar(&o.ExitCode, "exit-code", 1, "exit code when there is something to fix")
 	f.StringVar(&o.Config, "config", "", "kensa.yaml (default: in the Dockerfile's folder): trusted_registries, disabled_rules")
 	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default: .kensaignore in the Dockerfile's folder); ignored findings are not fixed")
+	f.DurationVar(&o.Timeout, "timeout", time.Minute, "bound on resolving FROM digests from registries (unresolved ones are left, with a note)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not list what was fixed and left on stderr")
 	return cmd
 }
@@ -198,7 +201,13 @@ func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 	if len(chain) > 0 {
 		opts.Resolver = chain
 	}
-	res, err := fix.Fix(cmd.Context(), path, data, opts)
+	ctx := cmd.Context()
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	res, err := fix.Fix(ctx, path, data, opts)
 	if err != nil {
 		return &InputError{Err: err}
 	}
@@ -221,7 +230,11 @@ func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 		return nil
 	}
 	if o.Write {
-		if err := writeAtomic(path, res.Fixed, info.Mode().Perm()); err != nil {
+		real, err := filepath.EvalSymlinks(path) // rewrite the file a symlink points to, not the link
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := writeAtomic(real, res.Fixed, info.Mode().Perm()); err != nil {
 			return fmt.Errorf("%s: write: %w", path, err)
 		}
 		if !o.Quiet {
