@@ -105,3 +105,30 @@ func TestCorpusRoundTrip(t *testing.T) {
 		t.Errorf("expected the corpus to exercise USER and digest fixes: %v", total)
 	}
 }
+
+// BenchmarkFixCorpus measures Fix (offline: no digest lookups) per corpus
+// Dockerfile, the re-linting that proves each fix included.
+func BenchmarkFixCorpus(b *testing.B) {
+	entries, err := os.ReadDir(corpusDir())
+	if err != nil {
+		b.Skipf("shared corpus not available: %v", err)
+	}
+	var files [][]byte
+	for _, e := range entries {
+		if !e.IsDir() && !strings.Contains(e.Name(), ".template.") {
+			data, err := os.ReadFile(filepath.Join(corpusDir(), e.Name()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			files = append(files, data)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Fix(context.Background(), "Dockerfile", files[i%len(files)], Options{Offline: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
+}
