@@ -65,7 +65,9 @@ finding gone and no other finding changed.
   KS-DF-007  && rm -rf /var/lib/apt/lists/* at the end of the same RUN (not when a
              later RUN uses apt-get without apt-get update)
   KS-DF-008  apk add --no-cache
-  KS-DF-009  pip install --no-cache-dir
+  KS-DF-009  pip install --no-cache-dir; && npm cache clean --force / && yarn cache clean
+             after npm and yarn installs
+  KS-DF-025  && yum/dnf/microdnf clean all, && zypper clean -a at the end of the RUN
   KS-DF-024  shell-form CMD/ENTRYPOINT -> exec form, only for one plain command: no
              operators, redirections, variables, globs or escapes (mvdan.cc/sh decides)
 

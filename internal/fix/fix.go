@@ -24,7 +24,7 @@ import (
 )
 
 // Rules are the rule IDs fix knows how to clear, in ID order.
-var Rules = []string{"KS-DF-001", "KS-DF-003", "KS-DF-005", "KS-DF-006", "KS-DF-007", "KS-DF-008", "KS-DF-009", "KS-DF-024", "KS-DF-027"}
+var Rules = []string{"KS-DF-001", "KS-DF-003", "KS-DF-005", "KS-DF-006", "KS-DF-007", "KS-DF-008", "KS-DF-009", "KS-DF-024", "KS-DF-025", "KS-DF-027"}
 
 // Resolver returns the digest ("sha256:...") a base image reference
 // points to now.
@@ -434,8 +434,12 @@ func (fx *fixer) plan(st *state, fd finding.Finding) (*candidate, string) {
 		return fx.planDigest(st, fd, in)
 	case "KS-DF-005":
 		return fx.planAdd(st, fd, in)
-	case "KS-DF-006", "KS-DF-008", "KS-DF-009":
+	case "KS-DF-006", "KS-DF-008":
 		return planFlag(st, fd, in)
+	case "KS-DF-009":
+		return planLangCache(st, fd, in)
+	case "KS-DF-025":
+		return planRPMCache(st, fd, in)
 	case "KS-DF-007":
 		return planAptLists(st, fd, in)
 	case "KS-DF-024":

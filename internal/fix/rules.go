@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	df "github.com/kensa-sec/kensa/internal/dockerfile"
@@ -202,9 +203,6 @@ func classify(c *shCmd) (pkgCmd, string) {
 // the RUN: --no-install-recommends (KS-DF-006), --no-cache (KS-DF-008),
 // --no-cache-dir for pip (KS-DF-009).
 func planFlag(st *state, fd finding.Finding, in *df.Instruction) (*candidate, string) {
-	if fd.ID == "KS-DF-009" && !strings.Contains(fd.Message, "pip cache") {
-		return nil, "only the pip cache has a mechanical fix (npm/yarn need a cache clean step)"
-	}
 	t, why := runText(st, in)
 	if t == nil {
 		return nil, why
@@ -240,10 +238,24 @@ const aptListsRm = "rm -rf /var/lib/apt/lists/*"
 
 // planAptLists ends the RUN with `&& rm -rf /var/lib/apt/lists/*` (KS-DF-007).
 func planAptLists(st *state, fd finding.Finding, in *df.Instruction) (*candidate, string) {
+	if l := laterAptUse(st.file, in); l > 0 {
+		return nil, fmt.Sprintf("a later RUN (line %d) runs apt-get without apt-get update and needs the lists", l)
+	}
 	t, why := runText(st, in)
 	if t == nil {
 		return nil, why
 	}
+	e, why := appendCommand(st, t, in, aptListsRm)
+	if e == nil {
+		return nil, why
+	}
+	return &candidate{target: fd, edits: []edit{*e}, change: "appended `&& " + aptListsRm + "` to the RUN"}, ""
+}
+
+// appendCommand returns the edit chaining `&& cmd` onto the RUN's last
+// command: on the same line, or on a new continuation line (indented like
+// the last one) when the RUN spans lines.
+func appendCommand(st *state, t *shText, in *df.Instruction, cmd string) (*edit, string) {
 	f := t.file
 	if len(f.Stmts) == 0 || len(f.Last) > 0 {
 		return nil, "the RUN ends with a comment"
@@ -258,18 +270,109 @@ func planAptLists(st *state, fd finding.Finding, in *df.Instruction) (*candidate
 			return nil, "the RUN ends with a shell heredoc"
 		}
 	}
-	if l := laterAptUse(st.file, in); l > 0 {
-		return nil, fmt.Sprintf("a later RUN (line %d) runs apt-get without apt-get update and needs the lists", l)
-	}
-	text := " && " + aptListsRm
+	text := " && " + cmd
 	if x := t.x; !t.heredoc && x.ll.lastLine > in.StartLine {
 		line, _ := st.src.line(x.ll.lastLine)
 		indent := line[:len(line)-len(bytes.TrimLeft(line, " \t"))]
-		text = " " + string(st.src.esc) + st.src.newline() + string(indent) + "&& " + aptListsRm
+		text = " " + string(st.src.esc) + st.src.newline() + string(indent) + "&& " + cmd
 	}
 	at := t.end(end)
-	return &candidate{target: fd, edits: []edit{{start: at, end: at, text: text}}, change: "appended `&& " + aptListsRm + "` to the RUN"}, ""
+	return &edit{start: at, end: at, text: text}, ""
 }
+
+// planLangCache clears KS-DF-009 for the whole RUN: --no-cache-dir on pip
+// installs, and `&& npm cache clean --force` / `&& yarn cache clean` after
+// npm and yarn installs that leave their cache.
+func planLangCache(st *state, fd finding.Finding, in *df.Instruction) (*candidate, string) {
+	c, why := planFlag(st, fd, in)
+	if c == nil && !strings.Contains(fd.Message, "npm cache") && !strings.Contains(fd.Message, "yarn cache") {
+		return nil, why
+	}
+	if c == nil {
+		c = &candidate{target: fd}
+	}
+	t, why := runText(st, in)
+	if t == nil {
+		return nil, why
+	}
+	r := in
+	if in.OnBuild != nil {
+		r = in.OnBuild
+	}
+	var clean []string
+	for _, tool := range []string{"npm", "yarn"} {
+		if needsCacheClean(r, tool) {
+			clean = append(clean, map[string]string{"npm": "npm cache clean --force", "yarn": "yarn cache clean"}[tool])
+		}
+	}
+	if len(clean) > 0 {
+		e, why := appendCommand(st, t, in, strings.Join(clean, " && "))
+		if e == nil {
+			return nil, why
+		}
+		c.edits = append(c.edits, *e)
+		if c.change != "" {
+			c.change += ", "
+		}
+		c.change += "appended `&& " + strings.Join(clean, " && ") + "` to the RUN"
+	}
+	if len(c.edits) == 0 {
+		return nil, "the command is not one kensa can edit in place"
+	}
+	return c, ""
+}
+
+// needsCacheClean reports whether a RUN installs with npm or yarn and
+// neither cleans that cache nor mounts a cache for it.
+func needsCacheClean(r *df.Instruction, tool string) bool {
+	for _, m := range r.Mounts() {
+		if m["type"] == "cache" || m["type"] == "tmpfs" {
+			return false
+		}
+	}
+	installs := false
+	for i := range r.Script.Commands {
+		name, args := r.Script.Commands[i].Program()
+		if name != tool {
+			continue
+		}
+		sub := ""
+		for _, a := range args {
+			if !strings.HasPrefix(a, "-") {
+				sub = a
+				break
+			}
+		}
+		switch {
+		case sub == "cache":
+			return false
+		case tool == "npm" && (sub == "install" || sub == "i" || sub == "ci"), tool == "yarn" && (sub == "" || sub == "install"):
+			installs = true
+		}
+	}
+	return installs
+}
+
+// planRPMCache ends the RUN with the clean command KS-DF-025 names
+// (`yum clean all`, `dnf clean all`, `zypper clean -a`).
+func planRPMCache(st *state, fd finding.Finding, in *df.Instruction) (*candidate, string) {
+	_, rest, ok := strings.Cut(fd.Fix, "`&& ")
+	clean, _, ok2 := strings.Cut(rest, "`")
+	if !ok || !ok2 || !rpmCleanRe.MatchString(clean) {
+		return nil, ""
+	}
+	t, why := runText(st, in)
+	if t == nil {
+		return nil, why
+	}
+	e, why := appendCommand(st, t, in, clean)
+	if e == nil {
+		return nil, why
+	}
+	return &candidate{target: fd, edits: []edit{*e}, change: "appended `&& " + clean + "` to the RUN"}, ""
+}
+
+var rpmCleanRe = regexp.MustCompile(`^(yum|dnf|microdnf|tdnf) clean all$|^zypper clean -a$`)
 
 // laterAptUse returns the line of a RUN after in (in its stage or a stage
 // built on it) that runs apt-get needing package lists without an
