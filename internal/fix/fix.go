@@ -1,7 +1,8 @@
 // Package fix rewrites a Dockerfile to clear the findings of the KS-DF-*
-// rules that have a safe mechanical fix (ADD → COPY, apt/apk/pip cache and
-// recommends flags, apt lists removal, a non-root USER with COPY --chown,
-// FROM pinned by digest, shell-form CMD/ENTRYPOINT → exec form).
+// rules that have a safe mechanical fix (ADD → COPY, apt/apk/pip flags,
+// apt lists, npm/yarn and yum/dnf/zypper caches cleaned in the same RUN, a
+// non-root USER with COPY --chown, FROM pinned by digest, shell-form
+// CMD/ENTRYPOINT → exec form).
 //
 // Every fix is an edit of the original bytes: comments, continuation lines,
 // heredocs, indentation and the other lines stay as written. A fix is kept
