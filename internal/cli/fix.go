@@ -41,7 +41,7 @@ type fixOptions struct {
 func newFixCmd() *cobra.Command {
 	o := &fixOptions{ExitCode: -1}
 	cmd := &cobra.Command{
-		Use:   "fix [Dockerfile|DIR]",
+		Use:   "fix [Dockerfile|DIR]...",
 		Short: "Print (or apply with --write) the safe mechanical fixes for a Dockerfile's findings",
 		Long: `fix lints the Dockerfile (default: ./Dockerfile or ./Containerfile) and prints a
 unified diff of the fixes that are safe to make mechanically; --write applies them in place.
@@ -81,21 +81,20 @@ Exit codes (for CI, like gofmt -d | git diff --exit-code):
   2  bad input: missing file, not a Dockerfile, bad flag or config
 
   kensa fix                          diff for ./Dockerfile
+  kensa fix a/Dockerfile b/          several files: one diff each, one exit code
   kensa fix app/Dockerfile --write   rewrite it in place
   kensa fix --offline --rules KS-DF-006,KS-DF-007,KS-DF-008`,
-		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := bindEnv(cmd); err != nil {
 				return &InputError{Err: err}
 			}
-			target := "."
-			if len(args) == 1 {
-				target = args[0]
+			if len(args) == 0 {
+				args = []string{"."}
 			}
 			if !cmd.Flags().Changed("exit-code") {
 				o.ExitCode = -1
 			}
-			return runFix(cmd, o, target, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runFix(cmd, o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -113,40 +112,66 @@ Exit codes (for CI, like gofmt -d | git diff --exit-code):
 	return cmd
 }
 
-func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.Writer) error {
-	st, err := os.Stat(target)
-	if err != nil {
-		return &InputError{Err: fmt.Errorf("%s: %w", target, err)}
-	}
-	path := target
-	if st.IsDir() {
-		p, ok := findDockerfile(target)
-		if !ok {
-			return inputErrorf("%s: no Dockerfile or Containerfile in this folder", target)
-		}
-		path = p
-	}
+// runFix fixes each target in turn; the exit code says whether any had
+// something to fix.
+func runFix(cmd *cobra.Command, o *fixOptions, targets []string, stdout, stderr io.Writer) error {
 	for _, id := range o.Rules {
 		if !slices.Contains(fix.Rules, strings.ToUpper(strings.TrimSpace(id))) {
 			return inputErrorf("--rules: %s has no mechanical fix (fixable: %s)", id, strings.Join(fix.Rules, ", "))
 		}
 	}
+	changed := false
+	for _, t := range targets {
+		c, err := fixOne(cmd, o, t, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		changed = changed || c
+	}
+	if !changed {
+		return nil
+	}
+	code := o.ExitCode
+	if code < 0 && !o.Write {
+		code = 1
+	}
+	if code > 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// fixOne fixes one Dockerfile (or the one in a folder) and reports
+// whether it had something to fix.
+func fixOne(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.Writer) (bool, error) {
+	st, err := os.Stat(target)
+	if err != nil {
+		return false, &InputError{Err: fmt.Errorf("%s: %w", target, err)}
+	}
+	path := target
+	if st.IsDir() {
+		p, ok := findDockerfile(target)
+		if !ok {
+			return false, inputErrorf("%s: no Dockerfile or Containerfile in this folder", target)
+		}
+		path = p
+	}
 	info, err := os.Stat(path)
 	if err != nil {
-		return &InputError{Err: err}
+		return false, &InputError{Err: err}
 	}
 	if _, err := dockerfile.ParseFile(path); err != nil { // size, type and syntax checks
-		return &InputError{Err: err}
+		return false, &InputError{Err: err}
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return &InputError{Err: err}
+		return false, &InputError{Err: err}
 	}
 	dir := filepath.Dir(path)
 	so := &scanOptions{Config: o.Config, IgnoreFile: o.IgnoreFile}
 	p, err := loadPolicy(so, dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	opts := fix.Options{Lint: dfrules.Options{ScanValue: scanSecretValue}, Offline: o.Offline, ContextDir: o.ContextDir}
 	if opts.ContextDir == "" {
@@ -187,7 +212,7 @@ func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 	if len(o.DigestsFrom) > 0 {
 		a, err := fix.OpenArchives(o.DigestsFrom)
 		if err != nil {
-			return &InputError{Err: fmt.Errorf("--digests-from: %w", err)}
+			return false, &InputError{Err: fmt.Errorf("--digests-from: %w", err)}
 		}
 		chain = append(chain, a)
 	}
@@ -211,7 +236,7 @@ func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 	}
 	res, err := fix.Fix(ctx, path, data, opts)
 	if err != nil {
-		return &InputError{Err: err}
+		return false, &InputError{Err: err}
 	}
 	if !o.Quiet {
 		for _, a := range res.Applied {
@@ -229,35 +254,25 @@ func runFix(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 		if !o.Quiet {
 			fmt.Fprintf(stderr, "%s: nothing to fix\n", path)
 		}
-		return nil
+		return false, nil
 	}
 	if o.Write {
 		real, err := filepath.EvalSymlinks(path) // rewrite the file a symlink points to, not the link
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return false, fmt.Errorf("%s: %w", path, err)
 		}
 		if err := writeAtomic(real, res.Fixed, info.Mode().Perm()); err != nil {
-			return fmt.Errorf("%s: write: %w", path, err)
+			return false, fmt.Errorf("%s: write: %w", path, err)
 		}
 		if !o.Quiet {
 			fmt.Fprintf(stderr, "%s: %d findings fixed, file rewritten\n", path, len(res.Applied))
 		}
-		if o.ExitCode > 0 {
-			return &exitError{code: o.ExitCode}
-		}
-		return nil
+		return true, nil
 	}
 	if _, err := io.WriteString(stdout, res.Diff()); err != nil {
-		return err
+		return false, err
 	}
-	code := o.ExitCode
-	if code < 0 {
-		code = 1
-	}
-	if code > 0 {
-		return &exitError{code: code}
-	}
-	return nil
+	return true, nil
 }
 
 // writeAtomic replaces path with data through a temporary file in the

@@ -155,3 +155,29 @@ func TestFixOfflineRulesAndExitCodes(t *testing.T) {
 		t.Errorf("--help: exit %d\n%s", code, out)
 	}
 }
+
+// TestFixManyFiles: several targets give one diff each and one exit code.
+func TestFixManyFiles(t *testing.T) {
+	dir := t.TempDir()
+	clean := filepath.Join(dir, "clean.Dockerfile")
+	dirty := filepath.Join(dir, "dirty", "Dockerfile")
+	if err := os.MkdirAll(filepath.Dir(dirty), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(clean, []byte("FROM debian:12@sha256:0000000000000000000000000000000000000000000000000000000000000000\nUSER 10001\nCMD [\"x\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dirty, []byte("FROM alpine:3.20@sha256:0000000000000000000000000000000000000000000000000000000000000000\nRUN apk add curl=8.9.0-r0\nUSER 10001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "fix", "--offline", clean, filepath.Dir(dirty))
+	if code != 1 || strings.Count(out, "+++ ") != 1 || !strings.Contains(out, "apk add --no-cache curl") || !strings.Contains(errOut, clean+": nothing to fix") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if code, _, _ := run(t, "fix", "--offline", clean, clean); code != 0 {
+		t.Errorf("clean files: exit %d", code)
+	}
+	if code, _, errOut := run(t, "fix", "--offline", clean, filepath.Join(dir, "nope")); code != 2 || !strings.Contains(errOut, "nope") {
+		t.Errorf("one missing file: exit %d, %s", code, errOut)
+	}
+}
