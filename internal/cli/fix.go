@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,7 +35,23 @@ type fixOptions struct {
 	Config      string
 	IgnoreFile  string
 	Timeout     time.Duration
+	Format      string
 	Quiet       bool
+}
+
+// fixReport is `kensa fix --format json`: per file, what was fixed, what
+// was left and the diff.
+type fixReport struct {
+	Files []fixFile `json:"files"`
+}
+
+type fixFile struct {
+	Path    string        `json:"path"`
+	Changed bool          `json:"changed"`
+	Written bool          `json:"written"`
+	Applied []fix.Applied `json:"applied"`
+	Left    []fix.Left    `json:"left"`
+	Diff    string        `json:"diff,omitempty"`
 }
 
 // newFixCmd builds `kensa fix [Dockerfile|DIR] [--write] [--offline]`.
@@ -108,6 +125,7 @@ Exit codes (for CI, like gofmt -d | git diff --exit-code):
 	f.StringVar(&o.Config, "config", "", "kensa.yaml (default: in the Dockerfile's folder): trusted_registries, disabled_rules")
 	f.StringVar(&o.IgnoreFile, "ignorefile", "", "ignore file (default: .kensaignore in the Dockerfile's folder); ignored findings are not fixed")
 	f.DurationVar(&o.Timeout, "timeout", time.Minute, "bound on resolving FROM digests from registries (unresolved ones are left, with a note)")
+	f.StringVarP(&o.Format, "format", "f", "diff", "output: diff (unified diff on stdout, summary on stderr) or json (one report on stdout)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not list what was fixed and left on stderr")
 	return cmd
 }
@@ -120,13 +138,26 @@ func runFix(cmd *cobra.Command, o *fixOptions, targets []string, stdout, stderr 
 			return inputErrorf("--rules: %s has no mechanical fix (fixable: %s)", id, strings.Join(fix.Rules, ", "))
 		}
 	}
+	if o.Format != "diff" && o.Format != "json" {
+		return inputErrorf("--format %q: want diff or json", o.Format)
+	}
 	changed := false
+	var rep fixReport
 	for _, t := range targets {
-		c, err := fixOne(cmd, o, t, stdout, stderr)
+		ff, err := fixOne(cmd, o, t, stdout, stderr)
 		if err != nil {
 			return err
 		}
-		changed = changed || c
+		changed = changed || ff.Changed
+		rep.Files = append(rep.Files, *ff)
+	}
+	if o.Format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
 	}
 	if !changed {
 		return nil
@@ -143,35 +174,35 @@ func runFix(cmd *cobra.Command, o *fixOptions, targets []string, stdout, stderr 
 
 // fixOne fixes one Dockerfile (or the one in a folder) and reports
 // whether it had something to fix.
-func fixOne(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.Writer) (bool, error) {
+func fixOne(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.Writer) (*fixFile, error) {
 	st, err := os.Stat(target)
 	if err != nil {
-		return false, &InputError{Err: fmt.Errorf("%s: %w", target, err)}
+		return nil, &InputError{Err: fmt.Errorf("%s: %w", target, err)}
 	}
 	path := target
 	if st.IsDir() {
 		p, ok := findDockerfile(target)
 		if !ok {
-			return false, inputErrorf("%s: no Dockerfile or Containerfile in this folder", target)
+			return nil, inputErrorf("%s: no Dockerfile or Containerfile in this folder", target)
 		}
 		path = p
 	}
 	info, err := os.Stat(path)
 	if err != nil {
-		return false, &InputError{Err: err}
+		return nil, &InputError{Err: err}
 	}
 	if _, err := dockerfile.ParseFile(path); err != nil { // size, type and syntax checks
-		return false, &InputError{Err: err}
+		return nil, &InputError{Err: err}
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return false, &InputError{Err: err}
+		return nil, &InputError{Err: err}
 	}
 	dir := filepath.Dir(path)
 	so := &scanOptions{Config: o.Config, IgnoreFile: o.IgnoreFile}
 	p, err := loadPolicy(so, dir)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	opts := fix.Options{Lint: dfrules.Options{ScanValue: scanSecretValue}, Offline: o.Offline, ContextDir: o.ContextDir}
 	if opts.ContextDir == "" {
@@ -212,7 +243,7 @@ func fixOne(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 	if len(o.DigestsFrom) > 0 {
 		a, err := fix.OpenArchives(o.DigestsFrom)
 		if err != nil {
-			return false, &InputError{Err: fmt.Errorf("--digests-from: %w", err)}
+			return nil, &InputError{Err: fmt.Errorf("--digests-from: %w", err)}
 		}
 		chain = append(chain, a)
 	}
@@ -236,9 +267,16 @@ func fixOne(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 	}
 	res, err := fix.Fix(ctx, path, data, opts)
 	if err != nil {
-		return false, &InputError{Err: err}
+		return nil, &InputError{Err: err}
 	}
-	if !o.Quiet {
+	ff := &fixFile{Path: path, Changed: res.Changed(), Applied: res.Applied, Left: res.Left}
+	if ff.Applied == nil {
+		ff.Applied = []fix.Applied{}
+	}
+	if ff.Left == nil {
+		ff.Left = []fix.Left{}
+	}
+	if !o.Quiet && o.Format == "diff" {
 		for _, a := range res.Applied {
 			also := ""
 			if len(a.Also) > 0 {
@@ -251,28 +289,32 @@ func fixOne(cmd *cobra.Command, o *fixOptions, target string, stdout, stderr io.
 		}
 	}
 	if !res.Changed() {
-		if !o.Quiet {
+		if !o.Quiet && o.Format == "diff" {
 			fmt.Fprintf(stderr, "%s: nothing to fix\n", path)
 		}
-		return false, nil
+		return ff, nil
 	}
+	ff.Diff = res.Diff()
 	if o.Write {
 		real, err := filepath.EvalSymlinks(path) // rewrite the file a symlink points to, not the link
 		if err != nil {
-			return false, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if err := writeAtomic(real, res.Fixed, info.Mode().Perm()); err != nil {
-			return false, fmt.Errorf("%s: write: %w", path, err)
+			return nil, fmt.Errorf("%s: write: %w", path, err)
 		}
-		if !o.Quiet {
+		ff.Written = true
+		if !o.Quiet && o.Format == "diff" {
 			fmt.Fprintf(stderr, "%s: %d findings fixed, file rewritten\n", path, len(res.Applied))
 		}
-		return true, nil
+		return ff, nil
 	}
-	if _, err := io.WriteString(stdout, res.Diff()); err != nil {
-		return false, err
+	if o.Format == "diff" {
+		if _, err := io.WriteString(stdout, ff.Diff); err != nil {
+			return nil, err
+		}
 	}
-	return true, nil
+	return ff, nil
 }
 
 // writeAtomic replaces path with data through a temporary file in the

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -179,5 +180,50 @@ func TestFixManyFiles(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "fix", "--offline", clean, filepath.Join(dir, "nope")); code != 2 || !strings.Contains(errOut, "nope") {
 		t.Errorf("one missing file: exit %d, %s", code, errOut)
+	}
+}
+
+// TestFixJSON: --format json reports each file's fixes, what was left and
+// the diff, and keeps the exit codes.
+func TestFixJSON(t *testing.T) {
+	p, digest := fixFixture(t)
+	code, out, errOut := run(t, "fix", "--format", "json", p)
+	if code != 1 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var rep struct {
+		Files []struct {
+			Path    string
+			Changed bool
+			Written bool
+			Applied []struct {
+				Rule, Finding, Change string
+				Line                  int
+			}
+			Left []struct {
+				Rule, Reason string
+				Line         int
+			}
+			Diff string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Files) != 1 || !rep.Files[0].Changed || rep.Files[0].Written || !strings.Contains(rep.Files[0].Diff, "@"+digest) {
+		t.Fatalf("report: %+v", rep)
+	}
+	rules := map[string]int{}
+	for _, a := range rep.Files[0].Applied {
+		rules[a.Rule] = a.Line
+		if a.Finding == "" || a.Change == "" {
+			t.Errorf("applied without finding or change: %+v", a)
+		}
+	}
+	if rules["KS-DF-003"] != 1 || rules["KS-DF-006"] != 3 || rules["KS-DF-007"] != 3 || rules["KS-DF-024"] != 6 {
+		t.Errorf("applied rules/lines: %v", rules)
+	}
+	if code, _, errOut := run(t, "fix", "--format", "sarif", p); code != 2 || !strings.Contains(errOut, "want diff or json") {
+		t.Errorf("--format sarif: exit %d, %s", code, errOut)
 	}
 }

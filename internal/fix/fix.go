@@ -56,16 +56,16 @@ type Options struct {
 // Applied is one finding a fix cleared.
 type Applied struct {
 	// Rule is the rule ID the fix clears.
-	Rule string
+	Rule string `json:"rule"`
 	// Line is the finding's line in the original file.
-	Line int
+	Line int `json:"line"`
 	// Finding is the finding's message before the fix.
-	Finding string
+	Finding string `json:"finding"`
 	// Change says what was edited.
-	Change string
+	Change string `json:"change"`
 	// Also lists other findings the same edit cleared (e.g. KS-DF-002
 	// when a `latest` base is pinned by digest).
-	Also []string
+	Also []string `json:"also,omitempty"`
 }
 
 // Result is the outcome of Fix.
@@ -80,10 +80,10 @@ type Result struct {
 
 // Left is a finding of a fixable rule that was not fixed.
 type Left struct {
-	Rule string
+	Rule string `json:"rule"`
 	// Line is the finding's line in the original file.
-	Line   int
-	Reason string
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
 }
 
 // Changed reports whether anything was fixed.
