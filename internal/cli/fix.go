@@ -73,6 +73,7 @@ finding gone and no other finding changed.
              65532:65532 on distroless, ContainerUser on Windows; numeric only when
              the distribution is unknown
   KS-DF-027  COPY/ADD --chown=<user> for what the non-root final stage must own
+  KS-DF-028  a useradd (or Alpine adduser) RUN before a USER name nothing creates
   KS-DF-003  FROM image:tag@sha256:<digest>, resolved from the registry (docker config
              auth) or --digests-from OCI layouts/archives; --offline skips it
              (pinning a latest/untagged base also clears its KS-DF-002)
@@ -117,7 +118,7 @@ Exit codes (for CI, like gofmt -d | git diff --exit-code):
 	f := cmd.Flags()
 	f.BoolVarP(&o.Write, "write", "w", false, "rewrite the Dockerfile in place instead of printing a diff")
 	f.BoolVar(&o.Offline, "offline", false, "do not contact registries (FROM digests only from --digests-from)")
-	f.StringSliceVar(&o.Rules, "rules", nil, "fix only these rule IDs (default: all fixable: "+strings.Join(fix.Rules, ",")+")")
+	f.StringSliceVar(&o.Rules, "rules", nil, "fix only these rule IDs (default: every fixable one: "+strings.Join(fix.Rules, ",")+")")
 	f.StringVar(&o.ContextDir, "context", "", "build context checked for ADD sources (default: the Dockerfile's folder)")
 	f.StringSliceVar(&o.DigestsFrom, "digests-from", nil, "OCI layouts or OCI archives whose index names the base images (resolved before the registry)")
 	f.BoolVar(&o.Insecure, "insecure", false, "allow plain-HTTP and self-signed registries when resolving digests")

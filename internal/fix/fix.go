@@ -1,8 +1,8 @@
 // Package fix rewrites a Dockerfile to clear the findings of the KS-DF-*
 // rules that have a safe mechanical fix (ADD → COPY, apt/apk/pip flags,
 // apt lists, npm/yarn and yum/dnf/zypper caches cleaned in the same RUN, a
-// non-root USER with COPY --chown, FROM pinned by digest, shell-form
-// CMD/ENTRYPOINT → exec form).
+// non-root USER with COPY --chown, the user a USER names created, FROM
+// pinned by digest, shell-form CMD/ENTRYPOINT → exec form).
 //
 // Every fix is an edit of the original bytes: comments, continuation lines,
 // heredocs, indentation and the other lines stay as written. A fix is kept
@@ -25,7 +25,7 @@ import (
 )
 
 // Rules are the rule IDs fix knows how to clear, in ID order.
-var Rules = []string{"KS-DF-001", "KS-DF-003", "KS-DF-005", "KS-DF-006", "KS-DF-007", "KS-DF-008", "KS-DF-009", "KS-DF-024", "KS-DF-025", "KS-DF-027"}
+var Rules = []string{"KS-DF-001", "KS-DF-003", "KS-DF-005", "KS-DF-006", "KS-DF-007", "KS-DF-008", "KS-DF-009", "KS-DF-024", "KS-DF-025", "KS-DF-027", "KS-DF-028"}
 
 // Resolver returns the digest ("sha256:...") a base image reference
 // points to now.
@@ -447,6 +447,8 @@ func (fx *fixer) plan(st *state, fd finding.Finding) (*candidate, string) {
 		return planExecForm(st, fd, in)
 	case "KS-DF-027":
 		return planChown(st, fd, in, "")
+	case "KS-DF-028":
+		return fx.planCreateUser(st, fd, in)
 	}
 	return nil, ""
 }

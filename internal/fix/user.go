@@ -372,3 +372,63 @@ func isNumeric(s string) bool {
 	}
 	return true
 }
+
+// planCreateUser inserts, before a USER naming a user nothing creates, the
+// RUN that creates it for the base's distribution (KS-DF-028).
+func (fx *fixer) planCreateUser(st *state, fd finding.Finding, in *df.Instruction) (*candidate, string) {
+	if in.Cmd != "user" || len(in.Args) == 0 || in.Stage == nil {
+		return nil, ""
+	}
+	name, group, hasGroup := strings.Cut(in.Args[0], ":")
+	if hasGroup && group != name || !userNameRe.MatchString(name) {
+		return nil, "only `USER name` (or name:name) is created mechanically"
+	}
+	s := in.Stage
+	// The RUN must run as root: no non-root USER before it in the chain.
+	for _, c := range s.Chain() {
+		for _, o := range c.Instructions {
+			if c == s && o.StartLine >= in.StartLine {
+				break
+			}
+			if o.Cmd == "user" && len(o.Args) > 0 {
+				u, _, _ := strings.Cut(o.Args[0], ":")
+				if u != "root" && u != "0" {
+					return nil, "an earlier USER runs the stage as non-root, so a RUN cannot create users"
+				}
+			}
+		}
+	}
+	var run string
+	switch baseFamily(st.file, s.Chain()) {
+	case famShadow:
+		run = fmt.Sprintf("RUN useradd --system --user-group --no-create-home --shell /usr/sbin/nologin %s", name)
+	case famBusybox:
+		run = fmt.Sprintf("RUN addgroup -S %s && adduser -S -D -H -G %s %s", name, name, name)
+	default:
+		return nil, "the base's distribution is unknown (or has no shell): use a numeric UID"
+	}
+	l := in.StartLine
+	for l > 1 {
+		prev, _ := st.src.line(l - 1)
+		if !strings.HasPrefix(strings.TrimSpace(string(prev)), "#") || l-1 <= prevInstrEnd(s, in) {
+			break
+		}
+		l--
+	}
+	_, at := st.src.line(l)
+	return &candidate{target: fd, edits: []edit{{start: at, end: at, text: run + st.src.newline()}}, adds: 1,
+		change: "created user " + name + " before the USER"}, ""
+}
+
+// prevInstrEnd is the last line of the instruction before in (its stage's
+// FROM for the first one).
+func prevInstrEnd(s *df.Stage, in *df.Instruction) int {
+	end := s.From.EndLine
+	for _, o := range s.Instructions {
+		if o == in {
+			break
+		}
+		end = o.EndLine
+	}
+	return end
+}
