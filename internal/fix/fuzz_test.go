@@ -14,8 +14,9 @@ import (
 var emptyArchives = &Archives{refs: map[string]string{}}
 
 // FuzzFix runs Fix on arbitrary bytes: it never panics; input the parser
-// rejects is an error; for input it accepts, the fixed file parses too and
-// a second fix changes nothing. Seeds: testdata/fuzz/FuzzFix and the
+// rejects is an error; for input it accepts, the fixed file parses too
+// (with BuildKit's instruction parser as well, when the input did) and a
+// second fix changes nothing. Seeds: testdata/fuzz/FuzzFix and the
 // golden cases.
 func FuzzFix(f *testing.F) {
 	cases, _ := filepath.Glob("testdata/cases/*/Dockerfile")
@@ -39,6 +40,11 @@ func FuzzFix(f *testing.F) {
 		}
 		if _, err := df.Parse("Dockerfile", res.Fixed); err != nil {
 			t.Fatalf("fixed file does not parse: %v\ninput:\n%q\nfixed:\n%q", err, data, res.Fixed)
+		}
+		if buildkitInstructions(data) == nil {
+			if err := buildkitInstructions(res.Fixed); err != nil {
+				t.Fatalf("BuildKit's instruction parser rejects the fixed file: %v\ninput:\n%q\nfixed:\n%q", err, data, res.Fixed)
+			}
 		}
 		again, err := Fix(context.Background(), "Dockerfile", res.Fixed, opts)
 		if err != nil {

@@ -1,6 +1,7 @@
 package fix
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	df "github.com/kensa-sec/kensa/internal/dockerfile"
 	"github.com/kensa-sec/kensa/internal/finding"
 	dfrules "github.com/kensa-sec/kensa/internal/rules/dockerfile"
@@ -127,6 +130,17 @@ func alignLines(before, after *df.File) (map[int]int, error) {
 
 var digitsRe = regexp.MustCompile(`[0-9]+`)
 
+// buildkitInstructions parses data with BuildKit's parser and then its
+// instruction parser, as a build does before running anything.
+func buildkitInstructions(data []byte) error {
+	res, err := parser.Parse(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	_, _, err = instructions.Parse(res.AST, nil)
+	return err
+}
+
 // roundTrip checks one fix result: the fixed file parses, every applied
 // fix's finding is gone, the other findings are the same (same rule, same
 // instruction, same message where the instruction was not edited), no new
@@ -140,6 +154,13 @@ func roundTrip(t *testing.T, name string, orig []byte, res *Result, opts Options
 		t.Fatalf("%s: fixed file does not parse: %v\n%s", name, err, res.Fixed)
 	}
 	after := dfrules.Lint(af, dfrules.Options{})
+	// BuildKit's instruction parser (flags, JSON forms, stage names) must
+	// accept the fixed file whenever it accepted the original.
+	if err := buildkitInstructions(orig); err == nil {
+		if err := buildkitInstructions(res.Fixed); err != nil {
+			t.Errorf("%s: BuildKit's instruction parser rejects the fixed file: %v\n%s", name, err, res.Fixed)
+		}
+	}
 	lm, err := alignLines(bf, af)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
