@@ -90,7 +90,9 @@ finding gone and no other finding changed.
              operators, redirections, variables, globs or escapes (mvdan.cc/sh decides)
 
 Findings suppressed inline (# kensa ignore=ID), by the ignore file (.kensaignore,
---ignorefile) or by disabled_rules in kensa.yaml are left alone. What was fixed and what was left (and why) goes to stderr.
+--ignorefile) or by disabled_rules in kensa.yaml are left alone. What was fixed and
+what was left (and why) goes to stderr; --format json prints both, and the diff, as
+one report on stdout.
 
 Exit codes (for CI, like gofmt -d | git diff --exit-code):
   0  nothing to fix, or --write applied the fixes
