@@ -3,6 +3,7 @@ package fix
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	df "github.com/kensa-sec/kensa/internal/dockerfile"
@@ -36,7 +37,7 @@ var shadowBases = map[string]bool{
 	"library/gradle": true, "library/perl": true, "library/buildpack-deps": true, "library/haproxy": true,
 	"library/redis": true, "library/postgres": true, "library/elixir": true, "library/erlang": true,
 	"library/julia": true, "library/r-base": true, "library/swift": true, "library/gcc": true,
-	"library/clojure": true, "library/haskell": true, "library/ibm-semeru-runtimes": true, "library/amazoncorretto": false,
+	"library/clojure": true, "library/haskell": true, "library/ibm-semeru-runtimes": true,
 	"mcr.microsoft.com/dotnet/sdk": true, "mcr.microsoft.com/dotnet/aspnet": true, "mcr.microsoft.com/dotnet/runtime": true,
 }
 
@@ -152,8 +153,20 @@ func optTakesValue(prog, opt string) bool {
 	return false
 }
 
-// nonRootUsers are users well-known bases create for the app.
-var nonRootUsers = map[string]string{"library/node": "node"}
+// baseUser returns the unprivileged user a well-known base image creates
+// for the app, or "": node's `node`, and .NET 8+ images' `app`.
+func baseUser(ref df.ImageRef) string {
+	if ref.Repository == "library/node" {
+		return "node"
+	}
+	if ref.Registry == "mcr.microsoft.com" && strings.HasPrefix(ref.Repository, "dotnet/") {
+		major, _, _ := strings.Cut(ref.Tag, ".")
+		if n, err := strconv.Atoi(strings.SplitN(major, "-", 2)[0]); err == nil && n >= 8 {
+			return "app"
+		}
+	}
+	return ""
+}
 
 // planUser adds a non-root USER at the end of the final stage (before its
 // trailing CMD/ENTRYPOINT/EXPOSE/... block), creating the user when the
@@ -188,8 +201,8 @@ func (fx *fixer) planUser(st *state, fd finding.Finding) (*candidate, string) {
 		user = prev
 	case createdUser(chain) != "":
 		user = createdUser(chain)
-	case nonRootUsers[root.Base.Repository] != "":
-		user = nonRootUsers[root.Base.Repository]
+	case baseUser(root.Base) != "":
+		user = baseUser(root.Base)
 	default:
 		user = newUID + ":" + newUID
 		switch baseFamily(f, chain) {
@@ -339,7 +352,7 @@ func userExistsAt(f *df.File, in *df.Instruction, name string) bool {
 	if s == nil {
 		return false
 	}
-	if nonRootUsers[s.Root().Base.Repository] == name {
+	if baseUser(s.Root().Base) == name {
 		return true
 	}
 	for _, c := range s.Chain() {
