@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -307,6 +309,10 @@ func shellWords(t *testing.T, s string) []string {
 func TestPreCommitHooks(t *testing.T) {
 	hooks := loadHooks(t)
 	match := map[string]struct{ yes, no []string }{
+		"kensa-fix": {
+			yes: []string{"Dockerfile", "app/Dockerfile", "Dockerfile.prod", "build/Containerfile", "api.dockerfile"},
+			no:  []string{"README.md", "Dockerfile/notes.txt", "docs/dockerfiles.md", "compose.yaml"},
+		},
 		"kensa-dockerfile": {
 			yes: []string{"Dockerfile", "app/Dockerfile", "Dockerfile.prod", "build/Containerfile", "api.dockerfile"},
 			no:  []string{"README.md", "Dockerfile/notes.txt", "docs/dockerfiles.md", "compose.yaml"},
@@ -350,6 +356,10 @@ func TestPreCommitHooks(t *testing.T) {
 			}
 		}
 		words := shellWords(t, h.Entry)
+		if id == "kensa-fix" {
+			checkFixHook(t, words)
+			continue
+		}
 		if len(words) != 4 || words[0] != "sh" || words[1] != "-c" || !strings.Contains(words[2], "kensa scan ") {
 			t.Errorf("%s: entry %q, want sh -c 'loop over kensa scan' NAME", id, words)
 			continue
@@ -359,5 +369,34 @@ func TestPreCommitHooks(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s: sh -n: %v\n%s", id, err, out)
 		}
+	}
+}
+
+// checkFixHook runs the kensa-fix hook's entry as pre-commit would, on a
+// Dockerfile with a fixable ADD: the file is rewritten and the exit status
+// is 0 (pre-commit itself fails the commit because a file changed).
+func checkFixHook(t *testing.T, words []string) {
+	t.Helper()
+	if len(words) < 2 || words[0] != "kensa" || words[1] != "fix" || !slices.Contains(words, "--write") {
+		t.Fatalf("kensa-fix: entry %q, want kensa fix --write ...", words)
+	}
+	dir := t.TempDir()
+	df := filepath.Join(dir, "Dockerfile")
+	if err := os.WriteFile(filepath.Join(dir, "app.conf"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(df, []byte("FROM scratch\nADD app.conf /etc/app.conf\nUSER 65532\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Main(append(words[1:], df), &out, &errb); code != 0 {
+		t.Fatalf("kensa-fix entry: exit %d: %s%s", code, out.String(), errb.String())
+	}
+	b, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "COPY app.conf /etc/app.conf") {
+		t.Errorf("kensa-fix did not rewrite the ADD:\n%s", b)
 	}
 }
