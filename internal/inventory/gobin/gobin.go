@@ -56,6 +56,10 @@ func (Extractor) Extract(path string, content []byte) ([]inventory.Package, erro
 	if len(content) > MaxSize || !IsExecutable(content) {
 		return nil, nil
 	}
+	// Go's linker writes the build information into .go.buildinfo (ELF).
+	if !mayHaveELFSection(content, ".go.buildinfo") {
+		return nil, nil
+	}
 	bi, err := buildinfo.Read(bytes.NewReader(content))
 	if err != nil {
 		return nil, nil // not a Go binary, or built without module info
