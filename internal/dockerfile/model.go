@@ -361,3 +361,17 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// IsNumericID reports whether a USER name or group is a numeric ID
+// ("10001"), which needs no passwd entry.
+func IsNumericID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

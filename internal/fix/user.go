@@ -335,7 +335,7 @@ func planChown(st *state, fd finding.Finding, in *df.Instruction, user string) (
 		return nil, "COPY --chown does not work for Windows containers"
 	}
 	name, _, _ := strings.Cut(user, ":")
-	if !isNumeric(name) && !userExistsAt(st.file, in, name) {
+	if !df.IsNumericID(name) && !userExistsAt(st.file, in, name) {
 		return nil, "user " + name + " is created after this " + strings.ToUpper(in.Cmd)
 	}
 	x := st.src.locate(in)
@@ -372,18 +372,6 @@ func userExistsAt(f *df.File, in *df.Instruction, name string) bool {
 		}
 	}
 	return false
-}
-
-func isNumeric(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // planCreateUser inserts, before a USER naming a user nothing creates, the

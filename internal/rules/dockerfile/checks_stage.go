@@ -285,7 +285,7 @@ func checkUserExists(c *Context) {
 				continue
 			}
 			name := userName(c.File, in)
-			if name == "" || commonUsers[name] || isNumeric(name) || contains(known, name) {
+			if name == "" || commonUsers[name] || df.IsNumericID(name) || contains(known, name) {
 				continue
 			}
 			if userCreated(s, i, name) {
@@ -324,18 +324,6 @@ func userCreated(s *df.Stage, idx int, name string) bool {
 		}
 	}
 	return false
-}
-
-func isNumeric(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func contains(list []string, s string) bool {
