@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kensa-sec/kensa/internal/testimages"
 )
 
 // TestBuildKitSemantics pins the tricky .dockerignore cases to what BuildKit
@@ -294,7 +296,7 @@ func TestWalkCancelledAndBadDir(t *testing.T) {
 }
 
 func TestCorpusIgnoreFiles(t *testing.T) {
-	const corpus = "/work/shared/corpus/dockerignore"
+	corpus := testimages.SharedCorpus("dockerignore", "KENSA_DOCKERIGNORE_CORPUS")
 	ents, err := os.ReadDir(corpus)
 	if err != nil {
 		t.Skipf("optional corpus %s not available: %v", corpus, err)

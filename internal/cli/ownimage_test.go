@@ -19,11 +19,7 @@ import (
 func TestOwnImage(t *testing.T) {
 	img := testimages.Path(t, testimages.Kensa, testimages.FormDocker)
 	dockerfile := testimages.Dockerfile(t, testimages.Kensa)
-	goZip := "/work/shared/vulndata/osv/Go/all.zip"
-	if _, err := os.Stat(goZip); err != nil {
-		goZip = filepath.Join(t.TempDir(), "all.zip")
-		vulnWriteZip(t, goZip, "../vulndb/testdata/osv/Go")
-	}
+	goZip := goAdvisoryZip(t)
 	db := vulnImportDB(t, goZip)
 
 	rep := vulnScanJSON(t, "--no-cache", "--db", db, "--show-suppressed", "--dockerfile", dockerfile, img)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
 	"fmt"
 	"path/filepath"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/kensa-sec/kensa/internal/testimages"
 	"github.com/kensa-sec/kensa/internal/vulndb"
 )
@@ -36,8 +33,7 @@ func BenchmarkRecommendTenCandidates(b *testing.B) {
 	}
 	var cands []string
 	for i := range 10 {
-		layer := static.NewLayer(tarOf(b, fmt.Sprintf("etc/candidate-%d", i), strings.Repeat("x", 4096)), types.DockerLayer)
-		img, err := mutate.AppendLayers(base, layer)
+		img, err := mutate.AppendLayers(base, layerOf(b, [][2]string{{fmt.Sprintf("etc/candidate-%d", i), strings.Repeat("x", 4096)}}))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,20 +65,4 @@ func BenchmarkRecommendTenCandidates(b *testing.B) {
 			}
 		})
 	}
-}
-
-// tarOf returns an uncompressed layer tar holding one regular file.
-func tarOf(b *testing.B, path, content string) []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: path, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := tw.Write([]byte(content)); err != nil {
-		b.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	return buf.Bytes()
 }

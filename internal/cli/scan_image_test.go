@@ -28,7 +28,7 @@ import (
 
 // layerOf builds an image layer from name → content ("" with a trailing
 // "/" in the name makes a folder; a ".wh." name is a whiteout).
-func layerOf(t *testing.T, files [][2]string) v1.Layer {
+func layerOf(t testing.TB, files [][2]string) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

@@ -30,6 +30,20 @@ func vulnTestImage(t *testing.T, name string) string {
 	return testimages.Path(t, name, "docker")
 }
 
+// goAdvisoryZip returns the shared set of real Go advisories (4,291 OSV
+// records) when it is on this machine, else a zip of the x/text fixture
+// records in testdata.
+func goAdvisoryZip(t *testing.T) string {
+	t.Helper()
+	const shared = "/work/shared/vulndata/osv/Go/all.zip"
+	if _, err := os.Stat(shared); err == nil {
+		return shared
+	}
+	zip := filepath.Join(t.TempDir(), "all.zip")
+	vulnWriteZip(t, zip, "../vulndb/testdata/osv/Go")
+	return zip
+}
+
 // vulnImportDB builds a vulnerability database from paths.
 func vulnImportDB(t *testing.T, paths ...string) string {
 	t.Helper()
@@ -267,12 +281,7 @@ func osvScannerIDs(t *testing.T, archive string, zips map[string]string) map[str
 // osv-scanner reports offline from the same Go records.
 func TestScanGoBinaryAgainstOSVScanner(t *testing.T) {
 	img := vulnTestImage(t, "gobin")
-	goZip := "/work/shared/vulndata/osv/Go/all.zip"
-	if _, err := os.Stat(goZip); err != nil {
-		// Without the shared full set, compare on the x/text records only.
-		goZip = filepath.Join(t.TempDir(), "all.zip")
-		vulnWriteZip(t, goZip, "../vulndb/testdata/osv/Go")
-	}
+	goZip := goAdvisoryZip(t)
 	debZip := filepath.Join(t.TempDir(), "all.zip")
 	vulnWriteZip(t, debZip, "../vulndb/testdata/osv/Debian")
 	db := vulnImportDB(t, goZip)
@@ -525,11 +534,7 @@ func TestScanGoBinaryAgainstGovulncheck(t *testing.T) {
 			t.Skip("govulncheck not installed (go install golang.org/x/vuln/cmd/govulncheck@latest)")
 		}
 	}
-	goZip := "/work/shared/vulndata/osv/Go/all.zip"
-	if _, err := os.Stat(goZip); err != nil {
-		goZip = filepath.Join(t.TempDir(), "all.zip")
-		vulnWriteZip(t, goZip, "../vulndb/testdata/osv/Go")
-	}
+	goZip := goAdvisoryZip(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "textdemo")
 	extractFile(t, img, "usr/local/bin/textdemo", bin)

@@ -9,21 +9,8 @@ import (
 	"testing"
 
 	df "github.com/kensa-sec/kensa/internal/dockerfile"
+	"github.com/kensa-sec/kensa/internal/testimages"
 )
-
-// sharedCorpus is the real-world Dockerfile collection next to the
-// repository (KENSA_CORPUS overrides it).
-const sharedCorpus = "../../../shared/corpus/dockerfiles"
-
-func corpusDir() string {
-	if d := os.Getenv("KENSA_CORPUS"); d != "" {
-		return d
-	}
-	if _, err := os.Stat(sharedCorpus); err == nil {
-		return sharedCorpus
-	}
-	return "/work/shared/corpus/dockerfiles"
-}
 
 // TestCorpusRoundTrip fixes every Dockerfile of the shared corpus, with
 // FROM digests resolved from an in-process registry holding every base
@@ -31,7 +18,7 @@ func corpusDir() string {
 // parses with BuildKit's parser, the fixed findings are gone, no other
 // finding changed or appeared, and a second fix changes nothing.
 func TestCorpusRoundTrip(t *testing.T) {
-	dir := corpusDir()
+	dir := testimages.SharedCorpus("dockerfiles", "KENSA_CORPUS")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Skipf("shared corpus not available (%v); the golden cases in testdata/cases cover each fix", err)
@@ -109,14 +96,14 @@ func TestCorpusRoundTrip(t *testing.T) {
 // BenchmarkFixCorpus measures Fix (offline: no digest lookups) per corpus
 // Dockerfile, the re-linting that proves each fix included.
 func BenchmarkFixCorpus(b *testing.B) {
-	entries, err := os.ReadDir(corpusDir())
+	entries, err := os.ReadDir(testimages.SharedCorpus("dockerfiles", "KENSA_CORPUS"))
 	if err != nil {
 		b.Skipf("shared corpus not available: %v", err)
 	}
 	var files [][]byte
 	for _, e := range entries {
 		if !e.IsDir() && !strings.Contains(e.Name(), ".template.") {
-			data, err := os.ReadFile(filepath.Join(corpusDir(), e.Name()))
+			data, err := os.ReadFile(filepath.Join(testimages.SharedCorpus("dockerfiles", "KENSA_CORPUS"), e.Name()))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -94,6 +94,25 @@ const EnvDir = "KENSA_TEST_IMAGES"
 // buildHint is appended to every "missing" failure.
 const buildHint = "run scripts/build-test-images.sh (from the repository root) to build the test images"
 
+// SharedCorpus returns the folder of the shared real-world corpus of kind
+// ("dockerfiles", "compose", "dockerignore"), which is not part of the
+// repository: the value of the environment variable env when set, else
+// <repo>/../shared/corpus/<kind> when it exists, else
+// /work/shared/corpus/<kind>. It only finds the folder; the caller decides
+// what a missing one means.
+func SharedCorpus(kind, env string) string {
+	if d := os.Getenv(env); d != "" {
+		return d
+	}
+	if root, err := RepoRoot(); err == nil {
+		d := filepath.Join(filepath.Dir(root), "shared", "corpus", kind)
+		if _, err := os.Stat(d); err == nil {
+			return d
+		}
+	}
+	return filepath.Join("/work/shared/corpus", kind)
+}
+
 // RepoRoot returns the root of the kensa repository (the folder holding
 // go.mod), found from this source file's location or, failing that, by walking
 // up from the working directory.

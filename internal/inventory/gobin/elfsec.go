@@ -50,14 +50,7 @@ func mayHaveELFSection(content []byte, name string) bool {
 	if shoff == 0 || strndx == 0 || nameOff > uint64(len(content)) || nameSize > uint64(len(content))-nameOff {
 		return true
 	}
-	names := content[nameOff : nameOff+nameSize]
-	for len(names) > 0 {
-		s := names
-		if i := bytes.IndexByte(names, 0); i >= 0 {
-			s, names = names[:i], names[i+1:]
-		} else {
-			names = nil
-		}
+	for s := range nulSeparated(content[nameOff : nameOff+nameSize]) {
 		if string(s) == name {
 			return true
 		}

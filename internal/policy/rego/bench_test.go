@@ -10,16 +10,13 @@ import (
 	"github.com/kensa-sec/kensa/internal/dockerfile"
 	"github.com/kensa-sec/kensa/internal/finding"
 	dfrules "github.com/kensa-sec/kensa/internal/rules/dockerfile"
+	"github.com/kensa-sec/kensa/internal/testimages"
 )
 
-// corpusFiles parses the shared Dockerfile corpus (KENSA_CORPUS or
-// /work/shared/corpus/dockerfiles).
+// corpusFiles parses the shared Dockerfile corpus (testimages.SharedCorpus).
 func corpusFiles(b *testing.B) []*dockerfile.File {
 	b.Helper()
-	dir := os.Getenv("KENSA_CORPUS")
-	if dir == "" {
-		dir = "/work/shared/corpus/dockerfiles"
-	}
+	dir := testimages.SharedCorpus("dockerfiles", "KENSA_CORPUS")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		b.Fatalf("corpus: %v (set KENSA_CORPUS)", err)

@@ -52,10 +52,7 @@ func sameValue(t *testing.T, name string, in *Input) {
 // encoding would, on every corpus Dockerfile, a report with every kind of
 // finding field, and a real image.
 func TestToValueMatchesJSON(t *testing.T) {
-	dir := "/work/shared/corpus/dockerfiles"
-	if d := os.Getenv("KENSA_CORPUS"); d != "" {
-		dir = d
-	}
+	dir := testimages.SharedCorpus("dockerfiles", "KENSA_CORPUS")
 	ents, _ := os.ReadDir(dir)
 	n := 0
 	for _, e := range ents {

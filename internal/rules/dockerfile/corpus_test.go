@@ -13,20 +13,8 @@ import (
 
 	df "github.com/kensa-sec/kensa/internal/dockerfile"
 	"github.com/kensa-sec/kensa/internal/rules"
+	"github.com/kensa-sec/kensa/internal/testimages"
 )
-
-// sharedCorpus is the optional real-world Dockerfile collection.
-const sharedCorpus = "../../../../shared/corpus/dockerfiles"
-
-func corpusDir() string {
-	if d := os.Getenv("KENSA_CORPUS"); d != "" {
-		return d
-	}
-	if _, err := os.Stat(sharedCorpus); err == nil {
-		return sharedCorpus
-	}
-	return "/work/shared/corpus/dockerfiles"
-}
 
 // isTemplate reports whether a corpus file is a template (e.g. the
 // docker-library jq templates) rather than a Dockerfile.
@@ -36,7 +24,7 @@ func isTemplate(name string) bool { return strings.Contains(name, ".template.") 
 // panic, every finding well-formed. Templates must be rejected as
 // "not a Dockerfile", not crash.
 func TestCorpus(t *testing.T) {
-	dir := corpusDir()
+	dir := testimages.SharedCorpus("dockerfiles", "KENSA_CORPUS")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Skipf("shared corpus not available (%v): optional extra, the seed corpus in testdata/fuzz covers the basics", err)
@@ -83,7 +71,7 @@ func TestCorpus(t *testing.T) {
 // seedFiles returns the fuzz seed Dockerfiles (used when the shared corpus is absent).
 func corpusFiles(tb testing.TB) [][]byte {
 	var out [][]byte
-	dir := corpusDir()
+	dir := testimages.SharedCorpus("dockerfiles", "KENSA_CORPUS")
 	entries, err := os.ReadDir(dir)
 	if err == nil {
 		for _, e := range entries {

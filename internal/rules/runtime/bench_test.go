@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kensa-sec/kensa/internal/manifest"
+	"github.com/kensa-sec/kensa/internal/testimages"
 )
 
 // processCPU returns the user+system CPU time this process has used.
@@ -137,7 +138,7 @@ func BenchmarkKubeStream10k(b *testing.B) {
 // BenchmarkComposeCorpus loads and checks every compose file of the shared
 // corpus per iteration (compose-go interpolation, extends, validation).
 func BenchmarkComposeCorpus(b *testing.B) {
-	dir := composeCorpusDir()
+	dir := testimages.SharedCorpus("compose", "KENSA_COMPOSE_CORPUS")
 	paths, _ := filepath.Glob(filepath.Join(dir, "*"))
 	var files [][]byte
 	for _, p := range paths {

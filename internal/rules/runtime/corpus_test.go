@@ -9,27 +9,15 @@ import (
 
 	"github.com/kensa-sec/kensa/internal/manifest"
 	"github.com/kensa-sec/kensa/internal/rules"
+	"github.com/kensa-sec/kensa/internal/testimages"
 )
-
-// sharedCompose is the real-world compose collection next to the repository.
-const sharedCompose = "../../../../shared/corpus/compose"
-
-func composeCorpusDir() string {
-	if d := os.Getenv("KENSA_COMPOSE_CORPUS"); d != "" {
-		return d
-	}
-	if _, err := os.Stat(sharedCompose); err == nil {
-		return sharedCompose
-	}
-	return "/work/shared/corpus/compose"
-}
 
 // TestComposeCorpus loads and checks every compose file of the shared
 // corpus: no error, every file yields services, every finding is
 // catalogued, names a line inside the file and carries a fix. The counts
 // per rule are logged (the noisy rules of the note).
 func TestComposeCorpus(t *testing.T) {
-	dir := composeCorpusDir()
+	dir := testimages.SharedCorpus("compose", "KENSA_COMPOSE_CORPUS")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Skipf("shared compose corpus not available (%v): optional extra, testdata/cases covers the rules", err)
