@@ -61,6 +61,8 @@ type File struct {
 	// next file, so an analyzer must copy any bytes it keeps (string(b),
 	// append([]byte(nil), b...)) and must not hand Content to anything that
 	// outlives the call (goroutines, caches, sub-slices in its output).
+	// It is read-only: for a layer walked from a memory map it is the
+	// mapped file itself, unmapped once the layer is done.
 	Content []byte
 	// Layer is the index of the layer being walked.
 	Layer int

@@ -228,6 +228,9 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 		return nil, fmt.Errorf("open: %w", err)
 	}
 	defer rc.Close()
+	if m := mapBlob(rc); m != nil {
+		return walkMapped(ctx, b, o, imageBytes, m)
+	}
 	var raw io.Reader = ctxReader{ctx: ctx, r: rc}
 	var digestH hash.Hash
 	// An uncompressed blob (docker save >= 25 names layers by digest) has
@@ -395,6 +398,15 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		// many large files costs one buffer, not one per file. Files above
 		// bigFileSize get a buffer of their own, held by one walk at a time.
 		var content []byte
+		// A mapped layer hands analyzers the file's bytes in place. Only a
+		// plain regular file's data sits as is right after its header: a
+		// sparse one's is a map and fragments.
+		if mr, ok := r.(*mapReader); ok && hdr.Typeflag == tar.TypeReg && !paxSparse(hdr) {
+			if content = mr.peek(e.Size); content != nil {
+				analyzeAll(ctx, &File{Entry: e, Content: content, Layer: index}, wanting, facts)
+				continue
+			}
+		}
 		big := e.Size > bigFileSize
 		if big {
 			select {
@@ -411,12 +423,7 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		}
 		_, err = io.ReadFull(tr, content)
 		if err == nil {
-			file := &File{Entry: e, Content: content, Layer: index}
-			for _, a := range wanting {
-				if err := analyze(ctx, a, file, facts); err != nil {
-					facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("analyzer %s: %v", a.Name(), err)})
-				}
-			}
+			analyzeAll(ctx, &File{Entry: e, Content: content, Layer: index}, wanting, facts)
 		}
 		if big {
 			<-o.big
@@ -493,6 +500,27 @@ func guard(f func() error) (err error) {
 		}
 	}()
 	return f()
+}
+
+// paxSparse reports a PAX-format sparse file (GNU tar --sparse
+// --format=posix), which archive/tar reports as TypeReg.
+func paxSparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// analyzeAll offers file to every analyzer in wanting, recording the
+// ones that fail as skips.
+func analyzeAll(ctx context.Context, file *File, wanting []Analyzer, facts *LayerFacts) {
+	for _, a := range wanting {
+		if err := analyze(ctx, a, file, facts); err != nil {
+			facts.Skipped = append(facts.Skipped, Skip{Path: file.Path, Reason: fmt.Sprintf("analyzer %s: %v", a.Name(), err)})
+		}
+	}
 }
 
 // analyze runs one analyzer, turning a panic into an error.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/kensa-sec/kensa/internal/bytesize"
 	"github.com/kensa-sec/kensa/internal/finding"
@@ -29,13 +30,16 @@ var htmlCSS string
 //go:embed html/report.js
 var htmlJS string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"bytes": bytesize.Format,
-	"short": shortDigest,
-	"trunc": truncate,
-	"pct":   func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
-	"lower": strings.ToLower,
-}).Parse(htmlTemplateText))
+// htmlTemplate is parsed on first use, not at every kensa start.
+var htmlTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"bytes": bytesize.Format,
+		"short": shortDigest,
+		"trunc": truncate,
+		"pct":   func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+		"lower": strings.ToLower,
+	}).Parse(htmlTemplateText))
+})
 
 type htmlData struct {
 	R          *finding.Report
@@ -127,7 +131,7 @@ func (h *htmlWriter) Write(w io.Writer, r *finding.Report) error {
 	}
 	d.Kinds = sortedIDs(kinds)
 	d.Chart = layerChart(r.Image)
-	if err := htmlTemplate.Execute(w, d); err != nil {
+	if err := htmlTemplate().Execute(w, d); err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
 	return nil

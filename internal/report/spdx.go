@@ -3,13 +3,14 @@ package report
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
+
+	"github.com/spdx/tools-golang/spdx"
+	"github.com/spdx/tools-golang/spdx/v2/common"
 
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/inventory"
-	"github.com/spdx/tools-golang/spdx"
-	"github.com/spdx/tools-golang/spdx/v2/common"
+	"github.com/kensa-sec/kensa/internal/lazyre"
 
 	spdxjson "github.com/spdx/tools-golang/json"
 )
@@ -21,13 +22,13 @@ type spdxWriter struct{ opts Options }
 const noAssertion = "NOASSERTION"
 
 var (
-	spdxIDUnsafe  = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
-	spdxLicenseID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+-]*$`)
+	spdxIDUnsafe  = lazyre.New(`[^A-Za-z0-9.-]+`)
+	spdxLicenseID = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9.+-]*$`)
 )
 
 // spdxID makes a valid SPDX element ID (letters, digits, '.', '-').
 func spdxID(parts ...string) common.ElementID {
-	s := strings.Trim(spdxIDUnsafe.ReplaceAllString(strings.Join(parts, "-"), "-"), "-")
+	s := strings.Trim(spdxIDUnsafe().ReplaceAllString(strings.Join(parts, "-"), "-"), "-")
 	return common.ElementID(s)
 }
 
@@ -38,7 +39,7 @@ func spdxLicense(ls []string) string {
 		return noAssertion
 	}
 	for _, l := range ls {
-		if !spdxLicenseID.MatchString(l) {
+		if !spdxLicenseID().MatchString(l) {
 			return noAssertion
 		}
 	}
@@ -60,7 +61,7 @@ func (s *spdxWriter) Write(w io.Writer, r *finding.Report) error {
 		DataLicense:       spdx.DataLicense,
 		SPDXIdentifier:    "DOCUMENT",
 		DocumentName:      name,
-		DocumentNamespace: fmt.Sprintf(kensaURI+"/spdx/%s-%s", strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-"), hash[:32]),
+		DocumentNamespace: fmt.Sprintf(kensaURI+"/spdx/%s-%s", strings.Trim(spdxIDUnsafe().ReplaceAllString(name, "-"), "-"), hash[:32]),
 		CreationInfo: &spdx.CreationInfo{
 			Creators: []common.Creator{
 				{CreatorType: "Tool", Creator: "kensa-" + s.opts.ToolVersion},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/layerfs"
+	"github.com/kensa-sec/kensa/internal/lazyre"
 	"github.com/kensa-sec/kensa/internal/rules"
 )
 
@@ -140,8 +141,8 @@ var (
 	}
 )
 
-var pythonStdlibTest = regexp.MustCompile(`^/usr/(?:local/)?lib/python[0-9.]+/(?:test|unittest/test|lib2to3/tests|idlelib/idle_test)/`)
-var goRootSrc = regexp.MustCompile(`^/usr/(?:local/go|lib/go(?:-[0-9.]+)?)/(?:src|test)/`)
+var pythonStdlibTest = lazyre.New(`^/usr/(?:local/)?lib/python[0-9.]+/(?:test|unittest/test|lib2to3/tests|idlelib/idle_test)/`)
+var goRootSrc = lazyre.New(`^/usr/(?:local/go|lib/go(?:-[0-9.]+)?)/(?:src|test)/`)
 
 var testSegments = map[string]bool{"test": true, "tests": true, "testdata": true, "test_data": true, "__tests__": true, "fixtures": true, "spec": true, "testing": true}
 
@@ -159,7 +160,7 @@ func IsNoisePath(p string) bool {
 			return true
 		}
 	}
-	if pythonStdlibTest.MatchString(p) || goRootSrc.MatchString(p) {
+	if pythonStdlibTest().MatchString(p) || goRootSrc().MatchString(p) {
 		return true
 	}
 	for _, root := range installRoots {
@@ -176,7 +177,7 @@ func IsNoisePath(p string) bool {
 	return false
 }
 
-var testFileName = regexp.MustCompile(`^(?:test_.+\.py|.+_test\.(?:py|go)|.+\.(?:test|spec)\.[jt]sx?|(?i:readme|changelog|changes|history)(?:\.(?:md|rst|txt|markdown))?)$`)
+var testFileName = lazyre.New(`^(?:test_.+\.py|.+_test\.(?:py|go)|.+\.(?:test|spec)\.[jt]sx?|(?i:readme|changelog|changes|history)(?:\.(?:md|rst|txt|markdown))?)$`)
 
 // hasTestSegment reports whether a folder of rel is a test folder or
 // package metadata (*.dist-info, *.egg-info), or rel names a test file
@@ -188,7 +189,7 @@ func hasTestSegment(rel string) bool {
 			return true
 		}
 	}
-	if testFileName.MatchString(dirs[len(dirs)-1]) {
+	if testFileName().MatchString(dirs[len(dirs)-1]) {
 		return true
 	}
 	for _, seg := range dirs[:len(dirs)-1] {
@@ -263,13 +264,13 @@ func credentialFileKind(p string) string {
 }
 
 var (
-	reNpmAuth    = regexp.MustCompile(`(?m)(?:_authToken|_auth|_password)\s*=\s*(\S+)`)
-	reIniPass    = regexp.MustCompile(`(?mi)^\s*password\s*[=:]\s*(\S+)`)
-	reNetrcPass  = regexp.MustCompile(`(?:^|\s)password\s+(\S+)`)
-	reGitCred    = regexp.MustCompile(`(?m)^[a-z][a-z0-9+.-]*://[^:@\s/]+:([^@\s]+)@`)
-	reAWSCred    = regexp.MustCompile(`(?mi)^\s*aws_(?:secret_access_key|session_token)\s*=\s*(\S+)`)
-	reDockerAuth = regexp.MustCompile(`"(?:auth|identitytoken|registrytoken)"\s*:\s*"([^"]+)"`)
-	reKubeCred   = regexp.MustCompile(`(?m)^\s*(?:token|client-key-data|password)\s*:\s*["']?([^\s"']+)`)
+	reNpmAuth    = lazyre.New(`(?m)(?:_authToken|_auth|_password)\s*=\s*(\S+)`)
+	reIniPass    = lazyre.New(`(?mi)^\s*password\s*[=:]\s*(\S+)`)
+	reNetrcPass  = lazyre.New(`(?:^|\s)password\s+(\S+)`)
+	reGitCred    = lazyre.New(`(?m)^[a-z][a-z0-9+.-]*://[^:@\s/]+:([^@\s]+)@`)
+	reAWSCred    = lazyre.New(`(?mi)^\s*aws_(?:secret_access_key|session_token)\s*=\s*(\S+)`)
+	reDockerAuth = lazyre.New(`"(?:auth|identitytoken|registrytoken)"\s*:\s*"([^"]+)"`)
+	reKubeCred   = lazyre.New(`(?m)^\s*(?:token|client-key-data|password)\s*:\s*["']?([^\s"']+)`)
 )
 
 // CredentialFile reports whether the file at p with this content is a
@@ -300,19 +301,19 @@ func CredentialFile(p string, content []byte) string {
 			return "PKCS#12 key store (holds a private key)"
 		}
 	case "npmrc":
-		if has(reNpmAuth) {
+		if has(reNpmAuth()) {
 			return "npm registry auth token"
 		}
 	case "pypirc":
-		if has(reIniPass) {
+		if has(reIniPass()) {
 			return "PyPI upload password"
 		}
 	case "git-credentials":
-		if has(reGitCred) {
+		if has(reGitCred()) {
 			return "Git HTTPS credentials"
 		}
 	case "netrc":
-		if has(reNetrcPass) {
+		if has(reNetrcPass()) {
 			return "netrc login password"
 		}
 	case "pgpass":
@@ -327,15 +328,15 @@ func CredentialFile(p string, content []byte) string {
 			return "HashiCorp Vault token"
 		}
 	case "aws":
-		if has(reAWSCred) {
+		if has(reAWSCred()) {
 			return "AWS shared credentials"
 		}
 	case "docker":
-		if has(reDockerAuth) {
+		if has(reDockerAuth()) {
 			return "registry credentials (auths)"
 		}
 	case "kubeconfig":
-		if bytes.Contains(content, []byte("clusters:")) && has(reKubeCred) {
+		if bytes.Contains(content, []byte("clusters:")) && has(reKubeCred()) {
 			return "kubeconfig with user credentials"
 		}
 	}

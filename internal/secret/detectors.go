@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kensa-sec/kensa/internal/finding"
+	"github.com/kensa-sec/kensa/internal/lazyre"
 )
 
 const genericID = "KS-SE-generic-password"
@@ -260,18 +261,18 @@ func base64Chars(b []byte) int {
 }
 
 var (
-	saType = regexp.MustCompile(`"type"\s*:\s*"service_account"`)
-	saKey  = regexp.MustCompile(`"private_key"\s*:\s*"(-----BEGIN [A-Z ]*PRIVATE KEY-----[^"]+?-----END [A-Z ]*PRIVATE KEY-----(?:\\n)?)"`)
+	saType = lazyre.New(`"type"\s*:\s*"service_account"`)
+	saKey  = lazyre.New(`"private_key"\s*:\s*"(-----BEGIN [A-Z ]*PRIVATE KEY-----[^"]+?-----END [A-Z ]*PRIVATE KEY-----(?:\\n)?)"`)
 )
 
 // findGCPServiceAccount reports the private_key value of a service-account
 // JSON key: both the type and a real-looking key must be in the window.
 func findGCPServiceAccount(w []byte) [][2]int {
-	if !saType.Match(w) {
+	if !saType().Match(w) {
 		return nil
 	}
 	var out [][2]int
-	for _, m := range saKey.FindAllSubmatchIndex(w, -1) {
+	for _, m := range saKey().FindAllSubmatchIndex(w, -1) {
 		if base64Chars(w[m[2]:m[3]]) >= 64+40 { // markers hold ~40 letters
 			out = append(out, [2]int{m[2], m[3]})
 		}
@@ -314,7 +315,7 @@ func validJWT(s []byte) bool {
 
 // validURLPassword rejects placeholders, variable references and
 // documentation hosts in scheme://user:password@host.
-var reURLPassword = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s@/'"<>]{3,128})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)`)
+var reURLPassword = lazyre.New(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s@/'"<>]{3,128})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)`)
 
 // findURLPassword finds the password of scheme://user:password@host URLs
 // whose password passes validURLPassword and whose host is not reserved
@@ -323,7 +324,7 @@ var reURLPassword = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/
 // not a credential.
 func findURLPassword(w []byte) [][2]int {
 	var out [][2]int
-	for _, m := range reURLPassword.FindAllSubmatchIndex(w, -1) {
+	for _, m := range reURLPassword().FindAllSubmatchIndex(w, -1) {
 		if !validURLPassword(w[m[2]:m[3]]) || documentationHost(string(w[m[4]:m[5]])) {
 			continue
 		}
@@ -355,14 +356,14 @@ func validURLPassword(pass []byte) bool {
 	return true
 }
 
-var reGeneric = regexp.MustCompile(`(?i)((?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key)[a-z0-9_.-]{0,20})["']?\s*(?::=|=>|==|[:=])\s*["']?([^\s"'` + "`" + `,;()\[\]{}<>$]{8,128})(?:["'` + "`" + `\s,;]|$)`)
+var reGeneric = lazyre.New(`(?i)((?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key)[a-z0-9_.-]{0,20})["']?\s*(?::=|=>|==|[:=])\s*["']?([^\s"'` + "`" + `,;()\[\]{}<>$]{8,128})(?:["'` + "`" + `\s,;]|$)`)
 
 // findGeneric finds keyword = value assignments whose key names a secret
 // (not PASSWORD_FILE, TOKEN_URL, secretType...) and whose value passes
 // validGeneric.
 func findGeneric(w []byte) [][2]int {
 	var out [][2]int
-	for _, m := range reGeneric.FindAllSubmatchIndex(w, -1) {
+	for _, m := range reGeneric().FindAllSubmatchIndex(w, -1) {
 		if !keyHoldsSecret(string(w[m[2]:m[3]])) || !validGeneric(w[m[4]:m[5]]) {
 			continue
 		}
@@ -400,9 +401,9 @@ func keyHoldsSecret(key string) bool {
 }
 
 var (
-	reSnake  = regexp.MustCompile(`^[a-z][a-z0-9]*(?:[_.-][a-z0-9]+)+$`)
-	reConst  = regexp.MustCompile(`^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$`)
-	reDotted = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+	reSnake  = lazyre.New(`^[a-z][a-z0-9]*(?:[_.-][a-z0-9]+)+$`)
+	reConst  = lazyre.New(`^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$`)
+	reDotted = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$`)
 )
 
 // validGeneric is the entropy gate of the generic keyword rule.
@@ -417,7 +418,7 @@ func validGeneric(v []byte) bool {
 	if strings.ContainsAny(s, "%:\\") || strings.Count(s, "/") >= 2 {
 		return false // format strings, URNs, paths and resource names
 	}
-	if reSnake.MatchString(s) || reDotted.MatchString(s) || reConst.MatchString(s) {
+	if reSnake().MatchString(s) || reDotted().MatchString(s) || reConst().MatchString(s) {
 		return false // identifiers, constants and member access: code, not a value
 	}
 	if s[0] == '&' || s[0] == '*' || strings.Contains(s, ".+") || strings.Contains(s, ".*") {

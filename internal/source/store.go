@@ -227,7 +227,7 @@ func (s *tarStore) open(name string) (io.ReadCloser, int64, error) {
 	}
 	m := s.members[real]
 	if s.compr == "" {
-		return io.NopCloser(io.NewSectionReader(s.ra, m.off, m.size)), m.size, nil
+		return sectionCloser{io.NewSectionReader(s.ra, m.off, m.size)}, m.size, nil
 	}
 	// Compressed archive: scan to the member.
 	rc, err := s.decompress(io.NewSectionReader(s.ra, 0, s.size))
@@ -253,6 +253,16 @@ func (s *tarStore) Close() error {
 	}
 	return nil
 }
+
+// sectionCloser is a member of an uncompressed archive. It keeps the
+// SectionReader's methods (Outer, Seek) visible, so the layer walk can
+// map a member of an archive file rather than read it.
+type sectionCloser struct {
+	*io.SectionReader
+}
+
+// Close does nothing: the store owns the archive file.
+func (sectionCloser) Close() error { return nil }
 
 type multiCloser struct {
 	io.Reader

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kensa-sec/kensa/internal/inventory"
+	"github.com/kensa-sec/kensa/internal/inventory/elfsec"
 )
 
 // MaxSize is the largest executable Extract reads.
@@ -57,7 +58,7 @@ func (Extractor) Extract(path string, content []byte) ([]inventory.Package, erro
 		return nil, nil
 	}
 	// Go's linker writes the build information into .go.buildinfo (ELF).
-	if !mayHaveELFSection(content, ".go.buildinfo") {
+	if !elfsec.MayHave(content, ".go.buildinfo") {
 		return nil, nil
 	}
 	bi, err := buildinfo.Read(bytes.NewReader(content))

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+
+	"github.com/kensa-sec/kensa/internal/inventory/elfsec"
 )
 
 // LinkedPackages returns the sorted import paths of the Go packages whose
@@ -52,10 +54,10 @@ func LinkedPackages(content []byte) []string {
 		}
 		set[strings.ReplaceAll(string(p), "%2e", ".")] = true
 	}
-	for name := range nulSeparated(names) {
+	for name := range elfsec.CStrings(names) {
 		add(symbolPackage(name))
 	}
-	for file := range nulSeparated(files) {
+	for file := range elfsec.CStrings(files) {
 		add([]byte(filePackage(string(file))))
 	}
 	delete(set, "main")
@@ -120,23 +122,6 @@ func pclnTables(tab []byte, bo binary.ByteOrder) (names, files []byte, ok bool) 
 		return nil, nil, false
 	}
 	return tab[offs[0]:offs[1]], tab[offs[2]:offs[3]], true
-}
-
-// nulSeparated yields the non-empty NUL-terminated strings of b.
-func nulSeparated(b []byte) func(func([]byte) bool) {
-	return func(yield func([]byte) bool) {
-		for len(b) > 0 {
-			s := b
-			if i := bytes.IndexByte(b, 0); i >= 0 {
-				s, b = b[:i], b[i+1:]
-			} else {
-				b = nil
-			}
-			if len(s) > 0 && !yield(s) {
-				return
-			}
-		}
-	}
 }
 
 // symbolPackage returns the package part of a function symbol name

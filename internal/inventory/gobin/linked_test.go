@@ -1,7 +1,6 @@
 package gobin
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -90,32 +89,6 @@ func TestPackagesOf(t *testing.T) {
 	} {
 		if got := packagesOf(c.mod, mods, linked); !slices.Equal(got, c.want) {
 			t.Errorf("packagesOf(%s) = %v, want %v", c.mod, got, c.want)
-		}
-	}
-}
-
-func TestMayHaveELFSection(t *testing.T) {
-	goBin := buildXText(t)
-	if !mayHaveELFSection(goBin, ".go.buildinfo") || !mayHaveELFSection(goBin, ".gopclntab") {
-		t.Error("Go binary: sections not found")
-	}
-	if mayHaveELFSection(goBin, ".no-such-section") {
-		t.Error("Go binary: a missing section found")
-	}
-	ls, err := os.ReadFile("/bin/ls") // a C program: no Go build information
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mayHaveELFSection(ls, ".go.buildinfo") {
-		t.Error("/bin/ls has .go.buildinfo")
-	}
-	if !mayHaveELFSection(ls, ".text") {
-		t.Error("/bin/ls: .text not found")
-	}
-	// Unreadable headers leave the decision to the full parse.
-	for _, b := range [][]byte{goBin[:0x40], []byte("#!/bin/sh\n"), append([]byte("\x7fELF\x02\x01"), make([]byte, 0x40)...)} {
-		if !mayHaveELFSection(b, ".go.buildinfo") {
-			t.Errorf("%d-byte input: false, want true (undecided)", len(b))
 		}
 	}
 }

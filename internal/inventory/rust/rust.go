@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/kensa-sec/kensa/internal/inventory"
+	"github.com/kensa-sec/kensa/internal/inventory/elfsec"
 )
 
 // MaxSize is the largest Cargo.lock Extract accepts.
@@ -102,6 +103,9 @@ func ParseCargoLock(p string, content []byte) ([]inventory.Package, error) {
 // ParseAuditable reads the .dep-v0 section of an ELF binary; a binary
 // without it gives nothing.
 func ParseAuditable(p string, content []byte) ([]inventory.Package, error) {
+	if !elfsec.MayHave(content, ".dep-v0") {
+		return nil, nil
+	}
 	f, err := elf.NewFile(bytes.NewReader(content))
 	if err != nil {
 		return nil, nil // not a readable ELF file: not ours to judge

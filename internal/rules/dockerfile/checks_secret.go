@@ -3,10 +3,10 @@ package dockerfile
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 
 	df "github.com/kensa-sec/kensa/internal/dockerfile"
+	"github.com/kensa-sec/kensa/internal/lazyre"
 )
 
 func isURL(s string) bool {
@@ -79,10 +79,10 @@ func credentialName(name string) bool {
 var (
 	// fingerprintRe matches one or more OpenPGP fingerprints / key IDs:
 	// public identifiers, not credentials (docker-library images set GPG_KEY).
-	fingerprintRe = regexp.MustCompile(`^(0x)?[0-9A-Fa-f]{16,40}([\s,]+(0x)?[0-9A-Fa-f]{16,40})*$`)
-	placeholderRe = regexp.MustCompile(`(?i)^(<[^>]*>|\{\{.*\}\}|%[a-z_]+%|(your|my|some|example|dummy|changeme|placeholder|xxx+|\*+|none|null|nil|undefined|todo)[_-]?.*|true|false|yes|no|on|off|[01])$`)
+	fingerprintRe = lazyre.New(`^(0x)?[0-9A-Fa-f]{16,40}([\s,]+(0x)?[0-9A-Fa-f]{16,40})*$`)
+	placeholderRe = lazyre.New(`(?i)^(<[^>]*>|\{\{.*\}\}|%[a-z_]+%|(your|my|some|example|dummy|changeme|placeholder|xxx+|\*+|none|null|nil|undefined|todo)[_-]?.*|true|false|yes|no|on|off|[01])$`)
 	// builtinValueRe is the minimal value check used when no ScanValue hook is set.
-	builtinValueRe = regexp.MustCompile(`AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20}|xox[abprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{36}|AIza[0-9A-Za-z_\-]{35}|-----BEGIN [A-Z ]*PRIVATE KEY-----|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@$]+:[^/\s@$]{3,}@`)
+	builtinValueRe = lazyre.New(`AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20}|xox[abprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{36}|AIza[0-9A-Za-z_\-]{35}|-----BEGIN [A-Z ]*PRIVATE KEY-----|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@$]+:[^/\s@$]{3,}@`)
 )
 
 // tokenHints are literals one of which every builtinValueRe match contains.
@@ -104,7 +104,7 @@ func credentialValue(v string) bool {
 	if v == "" || strings.HasPrefix(v, "$") || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, "./") {
 		return false
 	}
-	if fingerprintRe.MatchString(v) || placeholderRe.MatchString(v) {
+	if fingerprintRe().MatchString(v) || placeholderRe().MatchString(v) {
 		return false
 	}
 	if i := strings.Index(v, "://"); i > 0 && !strings.Contains(v[i:], "@") {
@@ -133,7 +133,7 @@ func (c *Context) scanValue(v string) (string, bool) {
 	if !hasTokenPrefix(v) {
 		return "", false
 	}
-	if loc := builtinValueRe.FindStringIndex(v); loc != nil {
+	if loc := builtinValueRe().FindStringIndex(v); loc != nil {
 		return "a token pattern " + redact(v[loc[0]:loc[1]]), true
 	}
 	return "", false

@@ -2,12 +2,14 @@ package image
 
 import (
 	"fmt"
-	"github.com/kensa-sec/kensa/internal/bytesize"
 	"io/fs"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/kensa-sec/kensa/internal/bytesize"
+	"github.com/kensa-sec/kensa/internal/lazyre"
 
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/layerfs"
@@ -223,20 +225,20 @@ func (c *checker) worldWritable() []finding.Finding {
 // cacheSpec names a package-manager cache location.
 type cacheSpec struct {
 	name string
-	re   *regexp.Regexp // matches files inside the cache
-	root string         // shown in messages
+	re   func() *regexp.Regexp // matches files inside the cache
+	root string                // shown in messages
 	fix  string
 }
 
 var cacheSpecs = []cacheSpec{
-	{"apt package lists", regexp.MustCompile(`^/var/lib/apt/lists/[^/]+$`), "/var/lib/apt/lists", "End the RUN that runs `apt-get update` with `&& rm -rf /var/lib/apt/lists/*`."},
-	{"apt package cache", regexp.MustCompile(`^/var/cache/apt/(?:[^/]+\.bin|archives/[^/]+\.deb)$`), "/var/cache/apt", "Run `apt-get clean` (or `rm -rf /var/cache/apt/*`) in the same RUN as the install."},
-	{"apk cache", regexp.MustCompile(`^/var/cache/apk/.+`), "/var/cache/apk", "Use `apk add --no-cache`."},
-	{"pip cache", regexp.MustCompile(`^/(?:root|home/[^/]+)/\.cache/pip/.+`), "~/.cache/pip", "Use `pip install --no-cache-dir` (or set PIP_NO_CACHE_DIR=1)."},
-	{"npm cache", regexp.MustCompile(`^/(?:root|home/[^/]+)/\.npm/.+`), "~/.npm", "Run `npm cache clean --force` in the same RUN as `npm ci`, or use `--mount=type=cache,target=/root/.npm`."},
-	{"yarn cache", regexp.MustCompile(`^/(?:usr/local/share|root|home/[^/]+)/\.(?:cache/yarn|yarn/berry/cache)/.+`), "yarn cache", "Run `yarn cache clean` in the same RUN as `yarn install`, or use a cache mount."},
-	{"yum/dnf cache", regexp.MustCompile(`^/var/cache/(?:yum|dnf)/.+`), "/var/cache/yum|dnf", "End the RUN with `yum clean all && rm -rf /var/cache/yum` (dnf: `dnf clean all`)."},
-	{"Go build cache", regexp.MustCompile(`^/(?:root|home/[^/]+)/\.cache/go-build/.+`), "~/.cache/go-build", "Build in a builder stage or use `--mount=type=cache,target=/root/.cache/go-build`."},
+	{"apt package lists", lazyre.New(`^/var/lib/apt/lists/[^/]+$`), "/var/lib/apt/lists", "End the RUN that runs `apt-get update` with `&& rm -rf /var/lib/apt/lists/*`."},
+	{"apt package cache", lazyre.New(`^/var/cache/apt/(?:[^/]+\.bin|archives/[^/]+\.deb)$`), "/var/cache/apt", "Run `apt-get clean` (or `rm -rf /var/cache/apt/*`) in the same RUN as the install."},
+	{"apk cache", lazyre.New(`^/var/cache/apk/.+`), "/var/cache/apk", "Use `apk add --no-cache`."},
+	{"pip cache", lazyre.New(`^/(?:root|home/[^/]+)/\.cache/pip/.+`), "~/.cache/pip", "Use `pip install --no-cache-dir` (or set PIP_NO_CACHE_DIR=1)."},
+	{"npm cache", lazyre.New(`^/(?:root|home/[^/]+)/\.npm/.+`), "~/.npm", "Run `npm cache clean --force` in the same RUN as `npm ci`, or use `--mount=type=cache,target=/root/.npm`."},
+	{"yarn cache", lazyre.New(`^/(?:usr/local/share|root|home/[^/]+)/\.(?:cache/yarn|yarn/berry/cache)/.+`), "yarn cache", "Run `yarn cache clean` in the same RUN as `yarn install`, or use a cache mount."},
+	{"yum/dnf cache", lazyre.New(`^/var/cache/(?:yum|dnf)/.+`), "/var/cache/yum|dnf", "End the RUN with `yum clean all && rm -rf /var/cache/yum` (dnf: `dnf clean all`)."},
+	{"Go build cache", lazyre.New(`^/(?:root|home/[^/]+)/\.cache/go-build/.+`), "~/.cache/go-build", "Build in a builder stage or use `--mount=type=cache,target=/root/.cache/go-build`."},
 }
 
 // caches is KS-IM-009: package-manager caches with bytes in the final
@@ -254,7 +256,7 @@ func (c *checker) caches() []finding.Finding {
 			continue
 		}
 		for i, cs := range cacheSpecs {
-			if !cs.re.MatchString(p) {
+			if !cs.re().MatchString(p) {
 				continue
 			}
 			a := &accs[i]

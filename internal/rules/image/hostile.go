@@ -11,6 +11,7 @@ import (
 	"github.com/kensa-sec/kensa/internal/dockerfile"
 	"github.com/kensa-sec/kensa/internal/finding"
 	"github.com/kensa-sec/kensa/internal/layerfs"
+	"github.com/kensa-sec/kensa/internal/lazyre"
 	"github.com/kensa-sec/kensa/internal/rules"
 )
 
@@ -79,7 +80,7 @@ func (c *checker) tmpExecutables() []finding.Finding {
 }
 
 // baseEnd matches the history entries a base image ends with.
-var baseEnd = regexp.MustCompile(`(^|#\(nop\)\s+)(CMD|ENTRYPOINT)\b`)
+var baseEnd = lazyre.New(`(^|#\(nop\)\s+)(CMD|ENTRYPOINT)\b`)
 
 // ownLayers returns the index of the image's first own layer: the layers
 // after the last empty-layer CMD or ENTRYPOINT history entry that more
@@ -99,7 +100,7 @@ func (c *checker) ownLayers() (start int, ok bool) {
 			}
 			continue
 		}
-		if baseEnd.MatchString(strings.TrimSpace(h.CreatedBy)) {
+		if baseEnd().MatchString(strings.TrimSpace(h.CreatedBy)) {
 			candidate = layer
 		}
 	}
@@ -187,9 +188,9 @@ var (
 	interpreters = map[string]bool{"python": true, "python2": true, "python3": true, "perl": true, "ruby": true, "node": true, "php": true}
 	fetchers     = map[string]bool{"curl": true, "wget": true, "fetch": true, "aria2c": true}
 	// netCode is interpreter code that fetches from the network.
-	netCode = regexp.MustCompile(`urllib|urlopen|requests\.get|http\.client|LWP::|Net::HTTP|open-uri|https?://|fetch\(|file_get_contents\(`)
+	netCode = lazyre.New(`urllib|urlopen|requests\.get|http\.client|LWP::|Net::HTTP|open-uri|https?://|fetch\(|file_get_contents\(`)
 	// runsCode is interpreter code that executes what it has.
-	runsCode = regexp.MustCompile(`\bexec\b|\beval\b|os\.system|subprocess|\bsystem\(|child_process|\bspawn\b|` + "`")
+	runsCode = lazyre.New(`\bexec\b|\beval\b|os\.system|subprocess|\bsystem\(|child_process|\bspawn\b|` + "`")
 )
 
 // fetchAndRun is KS-HI-005: the config's ENTRYPOINT + CMD, read as the
@@ -250,7 +251,7 @@ func fetchRunReason(argv []string) string {
 		name, args := cmds[i].Program()
 		if interpreters[strings.TrimRight(name, "0123456789.")] || interpreters[name] {
 			for j, a := range args {
-				if (a == "-c" || a == "-e" || a == "-r") && j+1 < len(args) && netCode.MatchString(args[j+1]) && runsCode.MatchString(args[j+1]) {
+				if (a == "-c" || a == "-e" || a == "-r") && j+1 < len(args) && netCode().MatchString(args[j+1]) && runsCode().MatchString(args[j+1]) {
 					return fmt.Sprintf("`%s %s` fetches code from the network and runs it", name, a)
 				}
 			}
@@ -332,7 +333,7 @@ func shellQuote(argv []string) string {
 // history entry for one that is not marked empty_layer is out of step with
 // the layers. (WORKDIR is not here: BuildKit gives it a layer when it
 // creates the folder.)
-var metadataOnly = regexp.MustCompile(`^(/bin/sh -c #\(nop\)\s+)?(ENV|LABEL|CMD|ENTRYPOINT|EXPOSE|USER|ARG|STOPSIGNAL|HEALTHCHECK|SHELL|MAINTAINER|ONBUILD)\b`)
+var metadataOnly = lazyre.New(`^(/bin/sh -c #\(nop\)\s+)?(ENV|LABEL|CMD|ENTRYPOINT|EXPOSE|USER|ARG|STOPSIGNAL|HEALTHCHECK|SHELL|MAINTAINER|ONBUILD)\b`)
 
 // historyMismatch is KS-HI-006.
 func (c *checker) historyMismatch() []finding.Finding {
@@ -348,7 +349,7 @@ func (c *checker) historyMismatch() []finding.Finding {
 			continue
 		}
 		nonEmpty++
-		if m := metadataOnly.FindStringSubmatch(strings.TrimSpace(h.CreatedBy)); m != nil {
+		if m := metadataOnly().FindStringSubmatch(strings.TrimSpace(h.CreatedBy)); m != nil {
 			odd = append(odd, fmt.Sprintf("step %d (%s)", i+1, m[2]))
 		}
 	}

@@ -1,17 +1,21 @@
-package gobin
+// Package elfsec answers, from an ELF file's section-name string table
+// alone, whether the file may hold a section: the extractors that look
+// for one section (Go's .go.buildinfo, cargo-auditable's .dep-v0) skip
+// the hundreds of other executables and libraries of an image for a few
+// hundred bytes each instead of a full debug/elf parse.
+package elfsec
 
 import (
 	"bytes"
 	"encoding/binary"
 )
 
-// mayHaveELFSection reports whether the ELF file content may have a
-// section named name, read from the section-name string table without
-// parsing the file (debug/elf builds every section and program header):
-// an image holds hundreds of non-Go executables and libraries, and this
-// lets Extract skip them for a few hundred bytes each. It answers true
-// whenever the headers cannot be read, so the full parse decides.
-func mayHaveELFSection(content []byte, name string) bool {
+// MayHave reports whether the ELF file content may have a section named
+// name, read from the section-name string table without parsing the file
+// (debug/elf builds every section and program header). It answers true
+// whenever the headers cannot be read (or content is no ELF file), so the
+// full parse decides.
+func MayHave(content []byte, name string) bool {
 	if len(content) < 0x40 || !bytes.HasPrefix(content, []byte("\x7fELF")) {
 		return true
 	}
@@ -50,10 +54,27 @@ func mayHaveELFSection(content []byte, name string) bool {
 	if shoff == 0 || strndx == 0 || nameOff > uint64(len(content)) || nameSize > uint64(len(content))-nameOff {
 		return true
 	}
-	for s := range nulSeparated(content[nameOff : nameOff+nameSize]) {
+	for s := range CStrings(content[nameOff : nameOff+nameSize]) {
 		if string(s) == name {
 			return true
 		}
 	}
 	return false
+}
+
+// CStrings yields the non-empty NUL-terminated strings of b.
+func CStrings(b []byte) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(b) > 0 {
+			s := b
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				s, b = b[:i], b[i+1:]
+			} else {
+				b = nil
+			}
+			if len(s) > 0 && !yield(s) {
+				return
+			}
+		}
+	}
 }

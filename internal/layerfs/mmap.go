@@ -1,0 +1,293 @@
+//go:build unix
+
+package layerfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// An uncompressed layer stored in a regular file (a docker-archive's
+// layer.tar member, an uncompressed OCI blob) is walked from a read-only
+// memory map instead of through read calls: the hasher reads every page
+// straight from the page cache, the tar walk touches only headers and the
+// files analyzers want (unwanted content is skipped with Seek), and no
+// byte is copied into a read buffer first. Pages both have passed are
+// handed back as they go, so a many-GB layer costs a few MB of resident
+// memory, as the streaming walk does.
+//
+// A file truncated while it is mapped raises SIGBUS on access; the
+// goroutines touching the map run with debug.SetPanicOnFault, so that
+// becomes an error naming the layer, never a crash.
+
+const (
+	// mapMinSize is the smallest layer worth mapping: below it the map
+	// and unmap calls cost more than the copies they save.
+	mapMinSize = 4 << 20
+	// mapHashChunk is how much the hasher hashes between checks for
+	// cancellation and hand-backs.
+	mapHashChunk = 1 << 20
+	// mapReleaseStep is how far both readers must get past the last
+	// hand-back before the pages behind them are handed back again.
+	mapReleaseStep = 8 << 20
+)
+
+// errMapFault is a page of a mapped layer that could not be read: the
+// file shrank (or its storage failed) while it was being walked.
+var errMapFault = errors.New("the archive file changed or could not be read while it was being walked (truncated underneath?)")
+
+// outerReader is an io.SectionReader's view of what it reads.
+type outerReader interface {
+	Outer() (io.ReaderAt, int64, int64)
+}
+
+// layerMap is one mapped layer. The hasher and the tar walk read it side
+// by side; the map is unmapped only after both are done.
+type layerMap struct {
+	whole []byte // the mapping; starts on a page boundary
+	delta int    // where the layer starts in whole
+	data  []byte // the layer's bytes: whole[delta:]
+}
+
+// mapBlob maps rc's bytes when rc is a regular file, or a section of one,
+// holding an uncompressed layer of at least mapMinSize bytes. Otherwise,
+// or when the map fails, it returns nil and rc is untouched.
+func mapBlob(rc io.Reader) *layerMap {
+	var (
+		f         *os.File
+		off, size int64
+	)
+	switch r := rc.(type) {
+	case *os.File:
+		st, err := r.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return nil
+		}
+		pos, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil
+		}
+		f, off, size = r, pos, st.Size()-pos
+	case outerReader:
+		ra, o, n := r.Outer()
+		file, ok := ra.(*os.File)
+		if !ok {
+			return nil
+		}
+		// Seek reports the position within the section: 0 if unread.
+		if sr, ok := rc.(io.Seeker); !ok {
+			return nil
+		} else if pos, err := sr.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
+			return nil
+		}
+		st, err := file.Stat()
+		if err != nil || !st.Mode().IsRegular() || o+n > st.Size() {
+			return nil
+		}
+		f, off, size = file, o, n
+	default:
+		return nil
+	}
+	if size < mapMinSize || int64(int(size)) != size {
+		return nil
+	}
+	var head [4]byte
+	if n, _ := f.ReadAt(head[:], off); n < 4 || isCompressed(head[:]) {
+		return nil
+	}
+	page := int64(os.Getpagesize())
+	start := off &^ (page - 1)
+	whole, err := unix.Mmap(int(f.Fd()), start, int(size+off-start), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	_ = unix.Madvise(whole, unix.MADV_SEQUENTIAL)
+	delta := int(off - start)
+	return &layerMap{whole: whole, delta: delta, data: whole[delta:]}
+}
+
+// releaser hands back, for one reader of a map, the pages it has passed,
+// a step at a time. Each reader hands back its own: a page the other
+// reader still needs is simply read again from the page cache, so the
+// map's resident pages stay near two steps whichever reader leads.
+type releaser struct {
+	m    *layerMap
+	done int // bytes of whole handed back by this reader
+}
+
+// passed tells the releaser its reader is at pos in the layer.
+func (r *releaser) passed(pos int64) {
+	lo := (int(pos) + r.m.delta) &^ (os.Getpagesize() - 1)
+	if lo-r.done < mapReleaseStep {
+		return
+	}
+	_ = unix.Madvise(r.m.whole[r.done:lo], unix.MADV_DONTNEED)
+	r.done = lo
+}
+
+func (m *layerMap) unmap() {
+	_ = unix.Munmap(m.whole)
+	m.whole, m.data = nil, nil
+}
+
+// isCompressed reports a gzip or zstd magic number.
+func isCompressed(head []byte) bool {
+	return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b ||
+		len(head) >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd
+}
+
+// faultError turns a memory fault recovered from a panic into
+// errMapFault and re-raises any other panic.
+func faultError(r any) error {
+	if _, ok := r.(interface{ Addr() uintptr }); ok {
+		return errMapFault
+	}
+	panic(r)
+}
+
+// hash hashes the whole layer, returning its digest.
+func (m *layerMap) hash(ctx context.Context, stop <-chan struct{}) (sum string, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = faultError(r)
+		}
+	}()
+	h := sha256.New()
+	rel := releaser{m: m}
+	for pos := 0; pos < len(m.data); {
+		select {
+		case <-stop:
+			return "", context.Canceled
+		case <-ctx.Done():
+			return "", ctx.Err()
+		default:
+		}
+		end := min(pos+mapHashChunk, len(m.data))
+		h.Write(m.data[pos:end])
+		pos = end
+		rel.passed(int64(pos))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// mapReader reads a mapped layer for the tar walk. It seeks, so the walk
+// skips the content no analyzer wants without touching it.
+type mapReader struct {
+	ctx context.Context
+	m   *layerMap
+	pos int64
+	rel releaser
+}
+
+func (r *mapReader) Read(p []byte) (n int, err error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if r.pos >= int64(len(r.m.data)) {
+		return 0, io.EOF
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			n, err = 0, faultError(rec)
+		}
+	}()
+	n = copy(p, r.m.data[r.pos:])
+	r.advance(int64(n))
+	return n, nil
+}
+
+// peek returns the next n bytes of the layer in place, or nil when fewer
+// remain: the content of the file the tar reader is at, for analyzers,
+// without a copy. The tar reader skips it afterwards.
+func (r *mapReader) peek(n int64) []byte {
+	if n < 0 || n > int64(len(r.m.data))-r.pos {
+		return nil
+	}
+	return r.m.data[r.pos : r.pos+n : r.pos+n]
+}
+
+func (r *mapReader) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = r.pos + offset
+	case io.SeekEnd:
+		abs = int64(len(r.m.data)) + offset
+	default:
+		return 0, errors.New("mapReader.Seek: invalid whence")
+	}
+	if abs < 0 {
+		return 0, errors.New("mapReader.Seek: negative position")
+	}
+	r.advance(abs - r.pos)
+	return abs, nil
+}
+
+func (r *mapReader) advance(n int64) {
+	r.pos += n
+	r.rel.passed(min(r.pos, int64(len(r.m.data))))
+}
+
+// walkMapped walks a mapped layer: the hasher and the tar walk read the
+// map side by side, and the facts stand only if the bytes hash to the
+// layer's DiffID (and to its digest, the same bytes, when that differs).
+func walkMapped(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64, m *layerMap) (*LayerFacts, error) {
+	defer m.unmap()
+	size := int64(len(m.data))
+	if size > o.MaxLayerBytes {
+		return nil, fmt.Errorf("%w: more than %d uncompressed bytes in one layer (decompression bomb?)", ErrLimit, o.MaxLayerBytes)
+	}
+	if imageBytes != nil && imageBytes.Add(size) > o.MaxImageBytes {
+		return nil, fmt.Errorf("%w: more than %d uncompressed bytes in the image", ErrLimit, o.MaxImageBytes)
+	}
+	type hashed struct {
+		sum string
+		err error
+	}
+	stop := make(chan struct{})
+	done := make(chan hashed, 1)
+	go func() {
+		sum, err := m.hash(ctx, stop)
+		done <- hashed{sum, err}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	f, err := walkTar(ctx, &mapReader{ctx: ctx, m: m, rel: releaser{m: m}}, b.Index, b.Digest, o)
+	if err != nil {
+		// A layer that does not match its DiffID explains a broken tar
+		// better than the tar error does, so the hash is finished unless
+		// the walk hit a limit or was cancelled.
+		if errors.Is(err, ErrLimit) || ctx.Err() != nil || b.DiffID == "" {
+			close(stop)
+		}
+		h := <-done
+		if h.err == nil && b.DiffID != "" && h.sum != b.DiffID {
+			return nil, fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer): %w", h.sum, b.DiffID, err)
+		}
+		return nil, err
+	}
+	h := <-done
+	if h.err != nil {
+		return nil, fmt.Errorf("read layer: %w", h.err)
+	}
+	if b.DiffID != "" && h.sum != b.DiffID {
+		return nil, fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer)", h.sum, b.DiffID)
+	}
+	if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") && h.sum != b.Digest {
+		return nil, fmt.Errorf("blob hashes to %s, not its digest (corrupt or tampered layer)", h.sum)
+	}
+	f.Digest, f.DiffID = b.Digest, h.sum
+	return f, nil
+}
