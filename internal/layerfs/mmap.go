@@ -236,6 +236,12 @@ func (r *mapReader) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
+// passedInside tells the map the walk is done with the n bytes from the
+// reader's position, while the tar reader still stands before them.
+func (r *mapReader) passedInside(n int64) {
+	r.rel.passed(min(r.pos+n, int64(len(r.m.data))))
+}
+
 func (r *mapReader) advance(n int64) {
 	r.pos += n
 	r.rel.passed(min(r.pos, int64(len(r.m.data))))

@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bigLayer is a layer above mapMinSize: small files, links, a whiteout,
@@ -79,7 +80,7 @@ func (s sectionFile) Close() error { return s.f.Close() }
 
 // walkBoth walks data from a mapped file section and as a plain stream
 // and fails unless both give the same facts and analyzer input.
-func walkBoth(t *testing.T, data []byte) *LayerFacts {
+func walkBoth(t *testing.T, data []byte) (facts *LayerFacts, how map[string]string) {
 	t.Helper()
 	fb := fileBlob(t, data, 1000) // not on a page boundary
 	rc, err := fb.Open()
@@ -93,12 +94,16 @@ func walkBoth(t *testing.T, data []byte) *LayerFacts {
 	m.unmap()
 	rc.Close()
 
-	mapped, streamed := &recorder{}, &recorder{}
-	resM, err := Walk(context.Background(), []Blob{fb}, WalkOptions{Analyzers: []Analyzer{mapped}})
+	// A whole-file analyzer, and a Streamer that takes large files in
+	// pieces (in place from a map, through a buffer otherwise).
+	notBig := func(p string) bool { return p != "/usr/lib/big.bin" }
+	mapped, streamed := &recorder{want: notBig}, &recorder{want: notBig}
+	mappedS, streamedS := newStreamer("pieces"), newStreamer("pieces")
+	resM, err := Walk(context.Background(), []Blob{fb}, WalkOptions{Analyzers: []Analyzer{mapped, mappedS}})
 	if err != nil {
 		t.Fatalf("mapped walk: %v", err)
 	}
-	resS, err := Walk(context.Background(), []Blob{blobOf(0, data, data)}, WalkOptions{Analyzers: []Analyzer{streamed}})
+	resS, err := Walk(context.Background(), []Blob{blobOf(0, data, data)}, WalkOptions{Analyzers: []Analyzer{streamed, streamedS}})
 	if err != nil {
 		t.Fatalf("streamed walk: %v", err)
 	}
@@ -112,16 +117,22 @@ func walkBoth(t *testing.T, data []byte) *LayerFacts {
 	if len(mapped.seen) == 0 || !reflect.DeepEqual(mapped.seen, streamed.seen) {
 		t.Errorf("analyzers saw %d files mapped, %d streamed, or different content", len(mapped.seen), len(streamed.seen))
 	}
+	if len(mappedS.sums) == 0 || !reflect.DeepEqual(mappedS.sums, streamedS.sums) || !reflect.DeepEqual(mappedS.how, streamedS.how) || mappedS.maxLen != streamedS.maxLen {
+		t.Errorf("the streamer was given different content mapped (%d files, pieces up to %d) and streamed (%d, %d)", len(mappedS.sums), mappedS.maxLen, len(streamedS.sums), streamedS.maxLen)
+	}
 	if !reflect.DeepEqual(fm.Skipped, fs.Skipped) {
 		t.Errorf("skips differ: mapped %v, streamed %v", fm.Skipped, fs.Skipped)
 	}
-	return fm
+	return fm, mappedS.how
 }
 
 func TestWalkMappedMatchesStream(t *testing.T) {
-	f := walkBoth(t, bigLayer(t))
-	if _, ok := entryMap(f)["/usr/lib/big.bin"]; !ok {
-		t.Error("big file missing")
+	f, how := walkBoth(t, bigLayer(t))
+	if e, ok := entryMap(f)["/usr/lib/big.bin"]; !ok || e.Size <= StreamThreshold {
+		t.Error("the streamed file is missing")
+	}
+	if how["/usr/lib/big.bin"] != "stream" {
+		t.Errorf("big.bin reached the streamer %q, want in pieces", how["/usr/lib/big.bin"])
 	}
 }
 
@@ -249,5 +260,74 @@ func TestWalkMappedContentReadOnly(t *testing.T) {
 	sk := res.Layers[0].Skipped
 	if len(sk) != 1 || sk[0].Path != "/usr/bin/tool" || !strings.Contains(sk[0].Reason, "scribbler") {
 		t.Errorf("skips = %+v, want the scribbler's failure on /usr/bin/tool", sk)
+	}
+}
+
+// rssFile is this process's resident file-backed memory (Linux), or -1.
+func rssFile() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return -1
+}
+
+// peakSink records the process's peak file-backed RSS while it is fed.
+type peakSink struct {
+	s    *peakStreamer
+	seen int64
+}
+
+func (k *peakSink) Write(p []byte) {
+	time.Sleep(time.Millisecond) // slower than the hasher, which runs ahead
+	k.seen += int64(len(p))
+	for i := 0; i < len(p); i += 4096 { // touch every page, as a scanner does
+		k.s.sum += int(p[i])
+	}
+	k.s.peak = max(k.s.peak, rssFile())
+}
+
+func (k *peakSink) Close(context.Context, *LayerFacts) error { k.s.total += k.seen; return nil }
+
+type peakStreamer struct {
+	peak, total int64
+	sum         int
+}
+
+func (*peakStreamer) Name() string                                      { return "peak" }
+func (*peakStreamer) Version() int                                      { return 1 }
+func (*peakStreamer) Wants(string, int64, os.FileMode) bool             { return true }
+func (*peakStreamer) Analyze(context.Context, *File, *LayerFacts) error { return nil }
+func (s *peakStreamer) Stream(*File) Sink                               { return &peakSink{s: s} }
+
+// TestWalkMappedMemoryBounded: a file streamed in place from a mapped
+// layer costs the pages of a few pieces, not its size, and the whole
+// walk keeps few of the layer's pages resident.
+func TestWalkMappedMemoryBounded(t *testing.T) {
+	if rssFile() < 0 {
+		t.Skip("no /proc/self/status RssFile here")
+	}
+	const size = 96 << 20
+	body := bytes.Repeat([]byte("not a secret, just bytes\n"), size/25)
+	layer := makeTar(t, tarEntry{name: "srv/huge.log", body: string(body)})
+	b := fileBlob(t, layer, 0)
+	before := rssFile()
+	s := &peakStreamer{}
+	if _, err := Walk(context.Background(), []Blob{b}, WalkOptions{Analyzers: []Analyzer{s}}); err != nil {
+		t.Fatal(err)
+	}
+	if s.total != int64(len(body)) {
+		t.Fatalf("the sink saw %d bytes, want %d", s.total, len(body))
+	}
+	if grew := s.peak - before; grew > 48<<20 {
+		t.Errorf("file-backed RSS grew by %d MB while a %d MB file streamed, want under 48", grew>>20, size>>20)
 	}
 }

@@ -379,10 +379,11 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 					facts.Skipped = append(facts.Skipped, Skip{Path: e.Path, Reason: fmt.Sprintf("%d bytes, above the %d-byte content cap (--max-file-size) for %s", e.Size, o.MaxFileSize, strings.Join(whole, ", "))})
 				}
 				if len(sinks) > 0 {
-					if int64(cap(buf)) < StreamThreshold {
+					in := inPlace(r, hdr, e.Size)
+					if in == nil && int64(cap(buf)) < StreamThreshold {
 						buf = make([]byte, StreamThreshold)
 					}
-					if err := streamFile(ctx, tr, e, buf[:StreamThreshold], sinks, facts); err != nil {
+					if err := streamFile(ctx, tr, in, e, buf[:cap(buf)], sinks, facts); err != nil {
 						return nil, err
 					}
 				}
@@ -398,14 +399,9 @@ func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkO
 		// many large files costs one buffer, not one per file. Files above
 		// bigFileSize get a buffer of their own, held by one walk at a time.
 		var content []byte
-		// A mapped layer hands analyzers the file's bytes in place. Only a
-		// plain regular file's data sits as is right after its header: a
-		// sparse one's is a map and fragments.
-		if mr, ok := r.(*mapReader); ok && hdr.Typeflag == tar.TypeReg && !paxSparse(hdr) {
-			if content = mr.peek(e.Size); content != nil {
-				analyzeAll(ctx, &File{Entry: e, Content: content, Layer: index}, wanting, facts)
-				continue
-			}
+		if in := inPlace(r, hdr, e.Size); in != nil {
+			analyzeAll(ctx, &File{Entry: e, Content: in.b, Layer: index}, wanting, facts)
+			continue
 		}
 		big := e.Size > bigFileSize
 		if big {
@@ -463,20 +459,59 @@ func streamSinks(e Entry, layer int, wanting []Analyzer) (sinks []namedSink, who
 	return sinks, whole
 }
 
-// streamFile reads e's content from tr in pieces of len(buf) and hands
-// each to every sink. A sink that panics is dropped and recorded as a
-// skip; the rest go on.
-func streamFile(ctx context.Context, tr io.Reader, e Entry, buf []byte, sinks []namedSink, facts *LayerFacts) error {
+// inPlace returns the content of the file the tar reader over r is at,
+// in place, when r reads a mapped layer; nil otherwise. Only a plain
+// regular file's data sits as is right after its header: a sparse one's
+// is a map and fragments.
+func inPlace(r io.Reader, hdr *tar.Header, size int64) *pieces {
+	mr, ok := r.(*mapReader)
+	if !ok || hdr.Typeflag != tar.TypeReg || paxSparse(hdr) {
+		return nil
+	}
+	if b := mr.peek(size); b != nil {
+		return &pieces{mr: mr, b: b}
+	}
+	return nil
+}
+
+// pieces hands out a file's in-place content a piece at a time.
+type pieces struct {
+	mr   *mapReader
+	b    []byte // what is left
+	done int64  // bytes handed out
+}
+
+// next returns the next piece of at most n bytes. The pages of the pieces
+// before it may be handed back: a file streamed in place costs the pages
+// of a few pieces, however large it is.
+func (p *pieces) next(n int) []byte {
+	p.mr.passedInside(p.done)
+	piece := p.b[:min(n, len(p.b))]
+	p.b = p.b[len(piece):]
+	p.done += int64(len(piece))
+	return piece
+}
+
+// streamFile hands e's content to every sink in pieces of StreamThreshold
+// bytes: from in when it is in place, else read from tr through buf. A
+// sink that panics is dropped and recorded as a skip; the rest go on.
+func streamFile(ctx context.Context, tr io.Reader, in *pieces, e Entry, buf []byte, sinks []namedSink, facts *LayerFacts) error {
 	failed := make([]error, len(sinks))
 	for left := e.Size; left > 0; {
-		n := int(min(left, int64(len(buf))))
-		if _, err := io.ReadFull(tr, buf[:n]); err != nil {
-			return fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
+		n := int(min(left, StreamThreshold))
+		var piece []byte
+		if in != nil {
+			piece = in.next(n)
+		} else {
+			piece = buf[:n]
+			if _, err := io.ReadFull(tr, piece); err != nil {
+				return fmt.Errorf("read %s: truncated tar stream: %w", e.Path, err)
+			}
 		}
 		left -= int64(n)
 		for i, s := range sinks {
 			if failed[i] == nil {
-				failed[i] = guard(func() error { s.Write(buf[:n]); return nil })
+				failed[i] = guard(func() error { s.Write(piece); return nil })
 			}
 		}
 	}
