@@ -3,7 +3,9 @@ package layerfs
 import (
 	"bytes"
 	"context"
+	"io"
 	"path"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -16,7 +18,22 @@ func FuzzWalkTar(f *testing.F) {
 	f.Add(makeTar(f, tarEntry{name: "../../x", body: "a"}, tarEntry{name: "l", typ: '2', link: "../../../etc"}, tarEntry{name: "h", typ: '1', link: "/x"}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec := &recorder{}
-		facts, err := WalkTar(context.Background(), bytes.NewReader(data), 0, WalkOptions{Analyzers: []Analyzer{rec}, MaxFileSize: 1 << 16, MaxEntries: 10000})
+		opts := func(a Analyzer) WalkOptions {
+			return WalkOptions{Analyzers: []Analyzer{a}, MaxFileSize: 1 << 16, MaxEntries: 10000}
+		}
+		facts, err := WalkTar(context.Background(), bytes.NewReader(data), 0, opts(rec))
+		// The walk of the same bytes from a memory map (content in place)
+		// must agree with the streamed one.
+		walkMappedTar(t, data, func(r io.Reader) {
+			recM := &recorder{}
+			factsM, errM := walkTar(context.Background(), r, 0, "", opts(recM))
+			if (err == nil) != (errM == nil) {
+				t.Fatalf("streamed err %v, mapped err %v", err, errM)
+			}
+			if err == nil && (!reflect.DeepEqual(entryMap(facts), entryMap(factsM)) || !reflect.DeepEqual(rec.seen, recM.seen) || !reflect.DeepEqual(facts.Skipped, factsM.Skipped)) {
+				t.Fatal("mapped and streamed walks differ")
+			}
+		})
 		if err != nil {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -105,6 +106,11 @@ func mapBlob(rc io.Reader) *layerMap {
 	if n, _ := f.ReadAt(head[:], off); n < 4 || isCompressed(head[:]) {
 		return nil
 	}
+	return mapSection(f, off, size)
+}
+
+// mapSection maps size bytes of f from off, or returns nil.
+func mapSection(f *os.File, off, size int64) *layerMap {
 	page := int64(os.Getpagesize())
 	start := off &^ (page - 1)
 	whole, err := unix.Mmap(int(f.Fd()), start, int(size+off-start), unix.PROT_READ, unix.MAP_SHARED)
@@ -146,11 +152,15 @@ func isCompressed(head []byte) bool {
 		len(head) >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd
 }
 
-// faultError turns a memory fault recovered from a panic into
-// errMapFault and re-raises any other panic.
-func faultError(r any) error {
-	if _, ok := r.(interface{ Addr() uintptr }); ok {
-		return errMapFault
+// faultError turns a memory fault inside the map, recovered from a
+// panic, into errMapFault, and re-raises any other panic (a fault
+// elsewhere is a bug, not a changed file).
+func (m *layerMap) faultError(r any) error {
+	if f, ok := r.(interface{ Addr() uintptr }); ok && len(m.whole) > 0 {
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(m.whole)))
+		if a := f.Addr(); a >= lo && a < lo+uintptr(len(m.whole)) {
+			return errMapFault
+		}
 	}
 	panic(r)
 }
@@ -160,7 +170,7 @@ func (m *layerMap) hash(ctx context.Context, stop <-chan struct{}) (sum string, 
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = faultError(r)
+			err = m.faultError(r)
 		}
 	}()
 	h := sha256.New()
@@ -190,6 +200,10 @@ type mapReader struct {
 	rel releaser
 }
 
+func newMapReader(ctx context.Context, m *layerMap) *mapReader {
+	return &mapReader{ctx: ctx, m: m, rel: releaser{m: m}}
+}
+
 func (r *mapReader) Read(p []byte) (n int, err error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err
@@ -199,7 +213,7 @@ func (r *mapReader) Read(p []byte) (n int, err error) {
 	}
 	defer func() {
 		if rec := recover(); rec != nil {
-			n, err = 0, faultError(rec)
+			n, err = 0, r.m.faultError(rec)
 		}
 	}()
 	n = copy(p, r.m.data[r.pos:])
@@ -270,7 +284,7 @@ func walkMapped(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.I
 		done <- hashed{sum, err}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	f, err := walkTar(ctx, &mapReader{ctx: ctx, m: m, rel: releaser{m: m}}, b.Index, b.Digest, o)
+	f, err := walkTar(ctx, newMapReader(ctx, m), b.Index, b.Digest, o)
 	if err != nil {
 		// A layer that does not match its DiffID explains a broken tar
 		// better than the tar error does, so the hash is finished unless

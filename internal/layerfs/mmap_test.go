@@ -331,3 +331,27 @@ func TestWalkMappedMemoryBounded(t *testing.T) {
 		t.Errorf("file-backed RSS grew by %d MB while a %d MB file streamed, want under 48", grew>>20, size>>20)
 	}
 }
+
+// walkMappedTar maps layer from a file, whatever its size, and hands fn
+// a reader over the map.
+func walkMappedTar(t *testing.T, layer []byte, fn func(io.Reader)) {
+	t.Helper()
+	if len(layer) == 0 {
+		return // nothing to map
+	}
+	p := filepath.Join(t.TempDir(), "layer.tar")
+	if err := os.WriteFile(p, layer, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := mapSection(f, 0, int64(len(layer)))
+	if m == nil {
+		t.Fatal("map failed")
+	}
+	defer m.unmap()
+	fn(newMapReader(context.Background(), m))
+}

@@ -287,14 +287,30 @@ func TestWalkHostile(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want %q", err, c.wantErr)
 				}
-				return
-			}
-			if err != nil {
+			} else if err != nil {
 				t.Fatal(err)
-			}
-			if c.check != nil {
+			} else if c.check != nil {
 				c.check(t, f, rec)
 			}
+			// The same from a memory map (as a docker-archive's layer is
+			// read), where content is handed out in place.
+			walkMappedTar(t, c.layer, func(r io.Reader) {
+				rec := &recorder{}
+				c.opts.Analyzers = []Analyzer{rec}
+				f, err := walkTar(context.Background(), r, 0, "", c.opts)
+				if c.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+						t.Fatalf("mapped: err = %v, want %q", err, c.wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("mapped: %v", err)
+				}
+				if c.check != nil {
+					c.check(t, f, rec)
+				}
+			})
 		})
 	}
 	if after := listTree(t, dir); after != before {
