@@ -17,6 +17,9 @@
 #   python       FROM debian-base + Debian's python3-urllib3, -requests, -jinja2,
 #                -cryptography and -yaml, installed by apt (network: deb.debian.org).
 #                Also writes python.dpkg-query.txt (dpkg-query -W in the image).
+#   java         FROM debian-base + Debian's libcommons-lang3-java, -text, jackson2
+#                databind, guava and log4j2 jars, installed by apt (no JRE).
+#                Also writes java.dpkg-query.txt (dpkg-query -W in the image).
 #   kensa        kensa's own image from the repository's Dockerfile (multi-stage,
 #                FROM scratch, non-root), built with a toolchain image made of
 #                debian-base and this machine's Go (GO_IMAGE build argument); the
@@ -35,7 +38,7 @@ set -euo pipefail
 
 # Bump when the way images are built changes: every image is rebuilt.
 SCRIPT_VERSION=2
-ALL_IMAGES=(debian-base leaky gobin npm python kensa)
+ALL_IMAGES=(debian-base leaky gobin npm python java kensa)
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${KENSA_TEST_IMAGES:-$repo/.cache/testimages}"
@@ -278,22 +281,27 @@ build_npm() {
   status[npm]=built
 }
 
-build_python() {
-  local h
-  h="$(hash_inputs "$repo/testdata/images/python" "$out/debian-base.inputs")"
-  if up_to_date python "$h" && [ -s "$out/python.dpkg-query.txt" ]; then status[python]=reused; return 0; fi
+# build_apt_image NAME: an image FROM debian-base whose Dockerfile installs
+# Debian packages with apt; also writes NAME.dpkg-query.txt.
+build_apt_image() {
+  local name="$1" h
+  h="$(hash_inputs "$repo/testdata/images/$name" "$out/debian-base.inputs")"
+  if up_to_date "$name" "$h" && [ -s "$out/$name.dpkg-query.txt" ]; then status[$name]=reused; return 0; fi
   ensure_base
-  bud python "$repo/testdata/images/python"
+  bud "$name" "$repo/testdata/images/$name"
   # The exact Debian package list of the image, read by Debian's own dpkg-query.
   local c
-  c="$(bh from --pull=never --signature-policy "$st/policy.json" localhost/python:latest)"
-  bh run --isolation chroot --user 0 "$c" -- dpkg-query -W -f "$DPKG_FORMAT" >"$out/python.dpkg-query.txt.tmp"
+  c="$(bh from --pull=never --signature-policy "$st/policy.json" "localhost/$name:latest")"
+  bh run --isolation chroot --user 0 "$c" -- dpkg-query -W -f "$DPKG_FORMAT" >"$out/$name.dpkg-query.txt.tmp"
   bh rm "$c" >/dev/null
-  export_image python
-  mv -f "$out/python.dpkg-query.txt.tmp" "$out/python.dpkg-query.txt"
-  echo "$h" >"$out/python.inputs"
-  status[python]=built
+  export_image "$name"
+  mv -f "$out/$name.dpkg-query.txt.tmp" "$out/$name.dpkg-query.txt"
+  echo "$h" >"$out/$name.inputs"
+  status[$name]=built
 }
+
+build_python() { build_apt_image python; }
+build_java() { build_apt_image java; }
 
 build_kensa() {
   local h c

@@ -10,9 +10,10 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 imgs="${KENSA_TEST_IMAGES:-$repo/.cache/testimages}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT && echo "work: $work" >&2
 (cd "$repo" && go build -o "$work/kensa" ./cmd/kensa)
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(debian-base leaky gobin npm python)
+[ ${#names[@]} -gt 0 ] || names=(debian-base leaky gobin npm python java)
 for n in "${names[@]}"; do
   a="$imgs/$n.docker.tar"
   [ -s "$a" ] || { echo "missing $a: run scripts/build-test-images.sh" >&2; exit 1; }

@@ -42,6 +42,12 @@ type Package struct {
 	// ("deb:python3-urllib3"): its files belong to the distribution, which
 	// may backport fixes without changing the upstream version.
 	ManagedBy string `json:"managed_by,omitempty"`
+	// IdentifiedBy says where the name and version came from when not from
+	// the package's own metadata: "manifest" (a Java archive without
+	// pom.properties, named from its MANIFEST.MF and file name: the group
+	// is a best guess) or "maven-repo" (a Maven repository layout, such as
+	// Debian's /usr/share/maven-repo, that links to the archive).
+	IdentifiedBy string `json:"identified_by,omitempty"`
 }
 
 // Key identifies a package independent of where it was found.

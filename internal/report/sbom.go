@@ -80,5 +80,8 @@ func packageProps(p inventory.Package) [][2]string {
 	if p.ManagedBy != "" {
 		out = append(out, [2]string{"kensa:managed_by", p.ManagedBy})
 	}
+	if p.IdentifiedBy != "" {
+		out = append(out, [2]string{"kensa:identified_by", p.IdentifiedBy})
+	}
 	return out
 }

@@ -180,6 +180,8 @@ func applyProperty(p *inventory.Package, name, value string) {
 		p.Dev = value == "true"
 	case "kensa:managed_by":
 		p.ManagedBy = value
+	case "kensa:identified_by":
+		p.IdentifiedBy = value
 	}
 }
 

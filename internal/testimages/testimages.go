@@ -49,6 +49,12 @@ const (
 	// -jinja2, -cryptography and -yaml installed by apt: dpkg-owned Python
 	// distributions with both *.dist-info and *.egg-info metadata.
 	Python = "python"
+	// Java is FROM DebianBase plus Debian's libcommons-lang3-java, -text,
+	// libjackson2-databind-java, libguava-java and liblog4j2-java installed
+	// by apt without a JRE: jars in /usr/share/java, some with
+	// pom.properties and some with a manifest only, linked from Debian's
+	// Maven repository layout in /usr/share/maven-repo.
+	Java = "java"
 	// Kensa is kensa's own image, built from the repository's Dockerfile
 	// (multi-stage onto FROM scratch, user 65532). It is not in Images: it
 	// is built from the sources under test, not a fixture.
@@ -56,7 +62,7 @@ const (
 )
 
 // Images lists every image name, base image first.
-var Images = []string{DebianBase, Leaky, Gobin, NPM, Python}
+var Images = []string{DebianBase, Leaky, Gobin, NPM, Python, Java}
 
 // Export forms accepted by Path.
 const (

@@ -76,7 +76,7 @@ func All(tempDir string) []Extractor {
 
 // analyzerVersion is bumped whenever any extractor's output changes for the
 // same bytes (it is part of the layer-cache key).
-const analyzerVersion = 6
+const analyzerVersion = 7
 
 type analyzer struct {
 	extractors []Extractor
@@ -278,6 +278,7 @@ func Resolve(img *layerfs.Image) ([]inventory.Package, *inventory.OS) {
 			out = append(out, p)
 		}
 	}
+	nameFromMavenRepo(img, out)
 	out = dropLocked(out)
 	Sort(out)
 	out = dropDuplicateDists(out)

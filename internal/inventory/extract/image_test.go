@@ -233,3 +233,73 @@ func TestPythonImageManagedByDebian(t *testing.T) {
 		}
 	}
 }
+
+// TestJavaImage: every jar Debian installed in /usr/share/java is named
+// with Maven coordinates. Jars with pom.properties keep them; jars with a
+// manifest only take the coordinates of the /usr/share/maven-repo link
+// that points at them (never a human Implementation-Title), and their
+// version agrees with the Debian package's upstream version.
+func TestJavaImage(t *testing.T) {
+	debs := map[string]string{}
+	for _, d := range testimages.DpkgPackages(t, testimages.Java) {
+		name, _, _ := strings.Cut(d.Package, ":")
+		debs[name] = d.Version
+	}
+	pkgs, _, img := scanImage(t, testimages.Java)
+	byPath := map[string][]inventory.Package{}
+	for _, p := range pkgs {
+		if p.Type != "maven" {
+			continue
+		}
+		byPath[p.Path] = append(byPath[p.Path], p)
+		group, artifact, ok := strings.Cut(p.Name, ":")
+		if !ok || group == "" || artifact == "" || strings.ContainsAny(p.Name, " /") {
+			t.Errorf("%s: name %q is not group:artifact", p.Path, p.Name)
+		}
+		mgr, deb, _ := strings.Cut(p.ManagedBy, ":")
+		if mgr != "deb" || debs[deb] == "" {
+			t.Errorf("%s %s: managed_by %q, want deb:<an installed Debian package>", p.Path, p.Name, p.ManagedBy)
+		}
+		// Debian numbers these two by date or svn revision, Maven by release.
+		otherScheme := map[string]bool{"aopalliance:aopalliance": true, "com.google.code.findbugs:jsr305": true, "org.jsr-305:jsr305": true}
+		if p.IdentifiedBy == "maven-repo" && !strings.HasPrefix(debs[deb], p.Version) && !otherScheme[p.Name] {
+			t.Errorf("%s: version %s from the maven-repo link, Debian's %s is %s", p.Name, p.Version, deb, debs[deb])
+		}
+		if p.IdentifiedBy == "manifest" {
+			t.Errorf("%s (%s) is still named from its manifest, though Debian links it from /usr/share/maven-repo", p.Name, p.Path)
+		}
+	}
+	jars := 0
+	for p, st := range img.Files() {
+		if st.Type == layerfs.TypeFile && strings.HasPrefix(p, "/usr/share/java/") && strings.HasSuffix(p, ".jar") {
+			jars++
+			if len(byPath[p]) == 0 {
+				t.Errorf("%s: no Maven package", p)
+			}
+		}
+	}
+	for _, c := range []struct{ path, name, version, by string }{
+		{"/usr/share/java/commons-lang3.jar", "org.apache.commons:commons-lang3", "3.12.0", ""},
+		{"/usr/share/java/commons-text.jar", "org.apache.commons:commons-text", "1.10.0", ""},
+		{"/usr/share/java/jackson-databind.jar", "com.fasterxml.jackson.core:jackson-databind", "2.14.0", ""},
+		{"/usr/share/java/guava.jar", "com.google.guava:guava", "31.1-jre", ""},
+		{"/usr/share/java/log4j-core.jar", "org.apache.logging.log4j:log4j-core", "2.19.0", ""},
+		{"/usr/share/java/xz-1.9.jar", "org.tukaani:xz", "1.9", "maven-repo"},
+		{"/usr/share/java/commons-logging-1.2.jar", "commons-logging:commons-logging", "1.2", "maven-repo"},
+		{"/usr/share/java/guice-assistedinject.jar", "com.google.inject.extensions:guice-assistedinject", "4.2.3", "maven-repo"},
+		{"/usr/share/java/mongo-java-driver-3.6.3.jar", "org.mongodb:mongo-java-driver", "3.6.3", "maven-repo"},
+	} {
+		found := false
+		for _, p := range byPath[c.path] {
+			if p.Name == c.name && p.Version == c.version && p.IdentifiedBy == c.by {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: want %s@%s (identified by %q), got %v", c.path, c.name, c.version, c.by, byPath[c.path])
+		}
+	}
+	if jars < 50 {
+		t.Errorf("only %d jars in /usr/share/java", jars)
+	}
+}

@@ -136,7 +136,7 @@ func (w *walker) archive(name string, content []byte, depth int) error {
 		}
 	}
 	if !foundPom && manifest != nil {
-		w.addManifest(manifest)
+		w.addManifest(name, manifest)
 	}
 	return nil
 }
@@ -186,17 +186,73 @@ func (w *walker) addPom(b []byte) bool {
 	return w.add(props["groupId"], props["artifactId"], props["version"])
 }
 
-// addManifest uses MANIFEST.MF when the archive has no pom.properties:
-// Implementation-Title/Version (group from Implementation-Vendor-Id), else
-// Bundle-SymbolicName/Bundle-Version.
-func (w *walker) addManifest(b []byte) {
+// addManifest names an archive that has no pom.properties from its
+// MANIFEST.MF and file name, as Maven would: the artifact is the file name
+// without its version ("xz-1.9.jar" is xz), the version is
+// Implementation-Version or Bundle-Version (else the file name's), and the
+// group is Implementation-Vendor-Id, else the OSGi Bundle-SymbolicName or
+// Automatic-Module-Name without a last segment that repeats the artifact
+// ("org.tukaani.xz" gives org.tukaani). Implementation-Title is a human
+// title ("XZ data compression"), never a coordinate. The package is marked
+// IdentifiedBy "manifest": a Maven repository layout linking to the archive
+// (Debian's /usr/share/maven-repo) may name it exactly later.
+func (w *walker) addManifest(name string, b []byte) {
 	m := manifestAttrs(b)
-	group := m["Implementation-Vendor-Id"]
-	if w.add(group, m["Implementation-Title"], m["Implementation-Version"]) {
-		return
+	version := m["Implementation-Version"]
+	if version == "" {
+		version = m["Bundle-Version"]
 	}
-	sym, _, _ := strings.Cut(m["Bundle-SymbolicName"], ";")
-	w.add(group, strings.TrimSpace(sym), m["Bundle-Version"])
+	artifact, fileVersion := splitArchiveName(name, version)
+	if version == "" {
+		version = fileVersion
+	}
+	group := m["Implementation-Vendor-Id"]
+	if group == "" {
+		id, _, _ := strings.Cut(m["Bundle-SymbolicName"], ";")
+		if id = strings.TrimSpace(id); id == "" {
+			id = m["Automatic-Module-Name"]
+		}
+		group = groupOf(id, artifact)
+	}
+	if n := len(w.out); w.add(group, artifact, version) && len(w.out) > n {
+		w.out[n].IdentifiedBy = "manifest"
+	}
+}
+
+// splitArchiveName returns the artifact and version in an archive's file
+// name (the part after the last "!" for a nested one): "xz-1.9.jar" gives
+// xz and 1.9, "guice-assistedinject.jar" guice-assistedinject and no
+// version. A known version is cut off as given; otherwise the version is
+// the name's tail from the last "-" followed by a digit.
+func splitArchiveName(name, version string) (artifact, fileVersion string) {
+	base := path.Base(name[strings.LastIndex(name, "!")+1:])
+	base = strings.TrimSuffix(base, path.Ext(base))
+	if version != "" {
+		if a, ok := strings.CutSuffix(base, "-"+version); ok && a != "" {
+			return a, version
+		}
+	}
+	for i := len(base) - 2; i > 0; i-- {
+		if base[i] == '-' && base[i+1] >= '0' && base[i+1] <= '9' {
+			return base[:i], base[i+1:]
+		}
+	}
+	return base, ""
+}
+
+// groupOf derives a Maven group from an OSGi or module identifier: its
+// last segment goes when the artifact ends with it ("org.mongodb.bson" and
+// bson give org.mongodb; "org.mongodb.driver-core" and mongodb-driver-core
+// too).
+func groupOf(id, artifact string) string {
+	i := strings.LastIndexByte(id, '.')
+	if i <= 0 {
+		return id
+	}
+	if last := id[i+1:]; last == artifact || strings.HasSuffix(artifact, "-"+last) {
+		return id[:i]
+	}
+	return id
 }
 
 // properties parses a Java .properties file (key=value or key: value).

@@ -85,7 +85,7 @@ func TestNestedWar(t *testing.T) {
 		"com.example:shop@3.0 pkg:maven/com.example/shop@3.0",
 		"commons-cli:commons-cli@1.5.0 pkg:maven/commons-cli/commons-cli@1.5.0",
 		"org.apache.logging.log4j:log4j-core@2.14.1 pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
-		"org.example.bundle@1.2.3 pkg:maven/org.example.bundle@1.2.3",
+		"org.example:bundle@1.2.3 pkg:maven/org.example/bundle@1.2.3",
 	}, "\n")
 	if got := list(t, Extractor{}, "/srv/shop.war", war); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
@@ -132,4 +132,37 @@ func FuzzArchive(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestManifestOnlyNames: an archive without pom.properties is named from
+// its file name and manifest, never from the human Implementation-Title,
+// and marked as such.
+func TestManifestOnlyNames(t *testing.T) {
+	for _, c := range []struct {
+		file, manifest, want string
+	}{
+		{"/usr/share/java/xz-1.9.jar", "Implementation-Title: XZ data compression\nImplementation-Version: 1.9\nBundle-SymbolicName: org.tukaani.xz\n", "org.tukaani:xz@1.9"},
+		{"/usr/share/java/bson-3.6.3.jar", "Bundle-SymbolicName: org.mongodb.bson\nBundle-Version: 3.6.3\n", "org.mongodb:bson@3.6.3"},
+		{"/usr/share/java/mongodb-driver-core-3.6.3.jar", "Bundle-SymbolicName: org.mongodb.driver-core\nBundle-Version: 3.6.3\n", "org.mongodb:mongodb-driver-core@3.6.3"},
+		{"/usr/share/java/guice-assistedinject.jar", "Bundle-SymbolicName: com.google.inject.assistedinject\nBundle-Version: 4.2.3\n", "com.google.inject:guice-assistedinject@4.2.3"},
+		{"/usr/share/java/commons-logging-1.2.jar", "Implementation-Title: Commons Logging\nImplementation-Vendor-Id: org.apache\nImplementation-Version: 1.2\n", "org.apache:commons-logging@1.2"},
+		{"/opt/app/lib/tool-2.0.1.jar", "Automatic-Module-Name: com.example.tool\n", "com.example:tool@2.0.1"},
+		{"/opt/app/lib/noversion.jar", "Created-By: hand\n", ""},
+	} {
+		jar := makeZip(t, entry{"META-INF/MANIFEST.MF", []byte("Manifest-Version: 1.0\n" + c.manifest)})
+		pkgs, err := Extractor{}.Extract(c.file, jar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, p := range pkgs {
+			got = p.Name + "@" + p.Version
+			if p.IdentifiedBy != "manifest" {
+				t.Errorf("%s: IdentifiedBy %q, want manifest", c.file, p.IdentifiedBy)
+			}
+		}
+		if len(pkgs) > 1 || got != c.want {
+			t.Errorf("%s: got %d packages, %q; want %q", c.file, len(pkgs), got, c.want)
+		}
+	}
 }
