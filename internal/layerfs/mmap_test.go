@@ -333,20 +333,14 @@ func TestWalkMappedMemoryBounded(t *testing.T) {
 }
 
 // walkMappedTar maps layer from a file, whatever its size, and hands fn
-// a reader over the map.
+// a reader over the map. The file is an in-memory one where the system
+// has them (fuzzing calls this for every input).
 func walkMappedTar(t *testing.T, layer []byte, fn func(io.Reader)) {
 	t.Helper()
 	if len(layer) == 0 {
 		return // nothing to map
 	}
-	p := filepath.Join(t.TempDir(), "layer.tar")
-	if err := os.WriteFile(p, layer, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := memFile(t, layer)
 	defer f.Close()
 	m := mapSection(f, 0, int64(len(layer)))
 	if m == nil {
