@@ -241,6 +241,20 @@ var cacheSpecs = []cacheSpec{
 	{"Go build cache", lazyre.New(`^/(?:root|home/[^/]+)/\.cache/go-build/.+`), "~/.cache/go-build", "Build in a builder stage or use `--mount=type=cache,target=/root/.cache/go-build`."},
 }
 
+// cacheRoots are the folders every cacheSpecs expression starts in: a
+// path outside them skips the expressions (an image has thousands of
+// files, and this runs on every cold scan).
+var cacheRoots = []string{"/var/lib/apt/lists/", "/var/cache/", "/root/", "/home/", "/usr/local/share/"}
+
+func mayBeCache(p string) bool {
+	for _, r := range cacheRoots {
+		if strings.HasPrefix(p, r) {
+			return true
+		}
+	}
+	return false
+}
+
 // caches is KS-IM-009: package-manager caches with bytes in the final
 // filesystem, one finding per cache naming its bytes and the layer that
 // wrote most of them.
@@ -252,7 +266,7 @@ func (c *checker) caches() []finding.Finding {
 	}
 	accs := make([]acc, len(cacheSpecs))
 	for p, st := range c.im.Files() {
-		if st.Type != layerfs.TypeFile || st.Size <= 0 {
+		if st.Type != layerfs.TypeFile || st.Size <= 0 || !mayBeCache(p) {
 			continue
 		}
 		for i, cs := range cacheSpecs {
