@@ -30,7 +30,7 @@ archives=("$@")
 if [ ${#archives[@]} -eq 0 ]; then
   ti="${KENSA_TEST_IMAGES:-$repo/.cache/testimages}"
   bi="${KENSA_BENCH_IMAGES:-$repo/.cache/benchimages}"
-  for n in debian-base leaky gobin npm python kensa; do
+  for n in debian-base leaky gobin npm python java kensa; do
     [ -f "$ti/$n.docker.tar" ] && archives+=("$ti/$n.docker.tar")
   done
   [ -f "$bi/big.docker.tar" ] && archives+=("$bi/big.docker.tar")
