@@ -90,6 +90,7 @@ func TestRoundTrip(t *testing.T) {
 			PURL: "pkg:deb/debian/openssl@3.0.11-1~deb12u1?arch=amd64&distro=debian-12", Path: "/var/lib/dpkg/status", Layer: 0, LayerDigest: "sha256:00", Arch: "amd64"},
 		{Name: "golang.org/x/text", Version: "v0.3.0", Ecosystem: "Go", Type: "golang", PURL: "pkg:golang/golang.org/x/text@v0.3.0", Path: "/app/server", Layer: 2, LayerDigest: "sha256:22"},
 		{Name: "urllib3", Version: "1.26.12", Ecosystem: "PyPI", Type: "pypi", PURL: "pkg:pypi/urllib3@1.26.12", Path: "/usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info/PKG-INFO", Layer: 1, LayerDigest: "sha256:11", ManagedBy: "deb:python3-urllib3"},
+		{Name: "org.tukaani:xz", Version: "1.9", Ecosystem: "Maven", Type: "maven", PURL: "pkg:maven/org.tukaani/xz@1.9", Path: "/usr/share/java/xz-1.9.jar", Layer: 1, LayerDigest: "sha256:11", ManagedBy: "deb:libxz-java", IdentifiedBy: "maven-repo"},
 	}
 	rep.Finalize()
 	for _, format := range []string{"cyclonedx", "spdx"} {
@@ -114,7 +115,8 @@ func TestRoundTrip(t *testing.T) {
 		for i, p := range res.Packages {
 			want := rep.Packages[i]
 			if p.Name != want.Name || p.Version != want.Version || p.Ecosystem != want.Ecosystem || p.PURL != want.PURL ||
-				p.Path != want.Path || p.LayerDigest != want.LayerDigest || p.Layer != want.Layer || p.ManagedBy != want.ManagedBy {
+				p.Path != want.Path || p.LayerDigest != want.LayerDigest || p.Layer != want.Layer || p.ManagedBy != want.ManagedBy ||
+				p.IdentifiedBy != want.IdentifiedBy {
 				t.Errorf("%s: package %d = %+v, want %+v", format, i, p, want)
 			}
 		}

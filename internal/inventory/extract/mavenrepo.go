@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kensa-sec/kensa/internal/inventory"
+	"github.com/kensa-sec/kensa/internal/inventory/java"
 	"github.com/kensa-sec/kensa/internal/layerfs"
 )
 
@@ -49,13 +50,8 @@ func nameFromMavenRepo(img *layerfs.Image, pkgs []inventory.Package) {
 // archiveArtifact is an archive's file name without its extension and a
 // trailing "-<version>".
 func archiveArtifact(p string) string {
-	base := strings.TrimSuffix(path.Base(p), path.Ext(p))
-	for i := len(base) - 2; i > 0; i-- {
-		if base[i] == '-' && base[i+1] >= '0' && base[i+1] <= '9' {
-			return base[:i]
-		}
-	}
-	return base
+	a, _ := java.SplitArchiveName(p, "")
+	return a
 }
 
 // mavenRepoLinks maps each archive that a Maven repository layout links

@@ -202,7 +202,7 @@ func (w *walker) addManifest(name string, b []byte) {
 	if version == "" {
 		version = m["Bundle-Version"]
 	}
-	artifact, fileVersion := splitArchiveName(name, version)
+	artifact, fileVersion := SplitArchiveName(name, version)
 	if version == "" {
 		version = fileVersion
 	}
@@ -219,12 +219,12 @@ func (w *walker) addManifest(name string, b []byte) {
 	}
 }
 
-// splitArchiveName returns the artifact and version in an archive's file
+// SplitArchiveName returns the artifact and version in an archive's file
 // name (the part after the last "!" for a nested one): "xz-1.9.jar" gives
 // xz and 1.9, "guice-assistedinject.jar" guice-assistedinject and no
-// version. A known version is cut off as given; otherwise the version is
-// the name's tail from the last "-" followed by a digit.
-func splitArchiveName(name, version string) (artifact, fileVersion string) {
+// version. A known version (may be empty) is cut off as given; otherwise
+// the version is the name's tail from the last "-" followed by a digit.
+func SplitArchiveName(name, version string) (artifact, fileVersion string) {
 	base := path.Base(name[strings.LastIndex(name, "!")+1:])
 	base = strings.TrimSuffix(base, path.Ext(base))
 	if version != "" {
