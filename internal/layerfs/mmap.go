@@ -103,7 +103,7 @@ func mapBlob(rc io.Reader) *layerMap {
 		return nil
 	}
 	var head [4]byte
-	if n, _ := f.ReadAt(head[:], off); n < 4 || isCompressed(head[:]) {
+	if n, _ := f.ReadAt(head[:], off); n < 4 || isGzip(head[:]) || isZstd(head[:]) {
 		return nil
 	}
 	return mapSection(f, off, size)
@@ -144,12 +144,6 @@ func (r *releaser) passed(pos int64) {
 func (m *layerMap) unmap() {
 	_ = unix.Munmap(m.whole)
 	m.whole, m.data = nil, nil
-}
-
-// isCompressed reports a gzip or zstd magic number.
-func isCompressed(head []byte) bool {
-	return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b ||
-		len(head) >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd
 }
 
 // faultError turns a memory fault inside the map, recovered from a
@@ -258,7 +252,7 @@ func (r *mapReader) passedInside(n int64) {
 
 func (r *mapReader) advance(n int64) {
 	r.pos += n
-	r.rel.passed(min(r.pos, int64(len(r.m.data))))
+	r.passedInside(0)
 }
 
 // walkMapped walks a mapped layer: the hasher and the tar walk read the
@@ -268,10 +262,10 @@ func walkMapped(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.I
 	defer m.unmap()
 	size := int64(len(m.data))
 	if size > o.MaxLayerBytes {
-		return nil, fmt.Errorf("%w: more than %d uncompressed bytes in one layer (decompression bomb?)", ErrLimit, o.MaxLayerBytes)
+		return nil, layerTooBig(o.MaxLayerBytes)
 	}
 	if imageBytes != nil && imageBytes.Add(size) > o.MaxImageBytes {
-		return nil, fmt.Errorf("%w: more than %d uncompressed bytes in the image", ErrLimit, o.MaxImageBytes)
+		return nil, imageTooBig(o.MaxImageBytes)
 	}
 	type hashed struct {
 		sum string
@@ -302,11 +296,13 @@ func walkMapped(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.I
 	if h.err != nil {
 		return nil, fmt.Errorf("read layer: %w", h.err)
 	}
-	if b.DiffID != "" && h.sum != b.DiffID {
-		return nil, fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer)", h.sum, b.DiffID)
+	// Stored and uncompressed bytes are the same here.
+	blob := ""
+	if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") {
+		blob = h.sum
 	}
-	if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") && h.sum != b.Digest {
-		return nil, fmt.Errorf("blob hashes to %s, not its digest (corrupt or tampered layer)", h.sum)
+	if err := checkDigests(b, h.sum, blob); err != nil {
+		return nil, err
 	}
 	f.Digest, f.DiffID = b.Digest, h.sum
 	return f, nil

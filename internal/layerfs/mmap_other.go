@@ -13,6 +13,15 @@ type layerMap struct{}
 
 func mapBlob(io.Reader) *layerMap { return nil }
 
+// mapReader is never made here; walkTar's in-place paths stay unused.
+type mapReader struct{}
+
+func (*mapReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (*mapReader) peek(int64) []byte { return nil }
+
+func (*mapReader) passedInside(int64) {}
+
 func walkMapped(context.Context, Blob, WalkOptions, *atomic.Int64, *layerMap) (*LayerFacts, error) {
 	panic("unreachable")
 }

@@ -201,12 +201,38 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.n += int64(n)
 	if l.n > l.max {
-		return n, fmt.Errorf("%w: more than %d uncompressed bytes in one layer (decompression bomb?)", ErrLimit, l.max)
+		return n, layerTooBig(l.max)
 	}
 	if l.image != nil && l.image.Add(int64(n)) > l.imageMax {
-		return n, fmt.Errorf("%w: more than %d uncompressed bytes in the image", ErrLimit, l.imageMax)
+		return n, imageTooBig(l.imageMax)
 	}
 	return n, err
+}
+
+func layerTooBig(max int64) error {
+	return fmt.Errorf("%w: more than %d uncompressed bytes in one layer (decompression bomb?)", ErrLimit, max)
+}
+
+func imageTooBig(max int64) error {
+	return fmt.Errorf("%w: more than %d uncompressed bytes in the image", ErrLimit, max)
+}
+
+// gzip and zstd magic numbers, as a layer blob starts.
+func isGzip(head []byte) bool { return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b }
+
+func isZstd(head []byte) bool { return bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}) }
+
+// checkDigests compares what a layer hashed to with what it should: the
+// uncompressed bytes' diffID with b.DiffID (when the config names one),
+// and, when blob is not empty, the stored bytes' digest with b.Digest.
+func checkDigests(b Blob, diffID, blob string) error {
+	if b.DiffID != "" && diffID != b.DiffID {
+		return fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer)", diffID, b.DiffID)
+	}
+	if blob != "" && blob != b.Digest {
+		return fmt.Errorf("blob hashes to %s, not its digest (corrupt or tampered layer)", blob)
+	}
+	return nil
 }
 
 // ctxReader stops reading once ctx is done (another layer failed).
@@ -244,14 +270,14 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 	head, _ := br.Peek(4)
 	var un io.Reader
 	switch {
-	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+	case isGzip(head):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		defer zr.Close()
 		un = zr
-	case bytes.Equal(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case isZstd(head):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
@@ -291,13 +317,12 @@ func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int
 		}
 	}
 	diffID := "sha256:" + hex.EncodeToString(diffH.Sum(nil))
-	if b.DiffID != "" && diffID != b.DiffID {
-		return nil, fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer)", diffID, b.DiffID)
-	}
+	blob := ""
 	if digestH != nil {
-		if got := "sha256:" + hex.EncodeToString(digestH.Sum(nil)); got != b.Digest {
-			return nil, fmt.Errorf("blob hashes to %s, not its digest (corrupt or tampered layer)", got)
-		}
+		blob = "sha256:" + hex.EncodeToString(digestH.Sum(nil))
+	}
+	if err := checkDigests(b, diffID, blob); err != nil {
+		return nil, err
 	}
 	f.Digest, f.DiffID = b.Digest, diffID
 	return f, nil

@@ -35,8 +35,11 @@ func nameFromMavenRepo(img *layerfs.Image, pkgs []inventory.Package) {
 			byTarget = mavenRepoLinks(img)
 		}
 		c, ok := byTarget[p.Path]
-		if !ok || !strings.HasSuffix(p.Name, ":"+archiveArtifact(p.Path)) && p.Name != archiveArtifact(p.Path) {
+		if !ok {
 			continue
+		}
+		if a, _ := java.SplitArchiveName(p.Path, ""); p.Name != a && !strings.HasSuffix(p.Name, ":"+a) {
+			continue // an archive nested in this one
 		}
 		if c.version != "" {
 			p.Version = c.version
@@ -45,13 +48,6 @@ func nameFromMavenRepo(img *layerfs.Image, pkgs []inventory.Package) {
 		p.PURL = inventory.PURL("maven", c.group, c.artifact, p.Version, nil)
 		p.IdentifiedBy = "maven-repo"
 	}
-}
-
-// archiveArtifact is an archive's file name without its extension and a
-// trailing "-<version>".
-func archiveArtifact(p string) string {
-	a, _ := java.SplitArchiveName(p, "")
-	return a
 }
 
 // mavenRepoLinks maps each archive that a Maven repository layout links
