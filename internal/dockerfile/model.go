@@ -375,3 +375,39 @@ func IsNumericID(s string) bool {
 	}
 	return true
 }
+
+// pkgOptsWithValue are package-manager options that take the next word as
+// their value, by manager (apt, apk, yum, zypper, pip).
+var pkgOptsWithValue = map[string]map[string]bool{
+	"apt":    {"-o": true, "-t": true, "--target-release": true, "-c": true, "--config-file": true},
+	"apk":    {"-t": true, "--virtual": true, "-X": true, "--repository": true, "--repositories-file": true, "-p": true, "--root": true, "--arch": true, "--keys-dir": true},
+	"yum":    {"--setopt": true, "--enablerepo": true, "--disablerepo": true, "--installroot": true, "--releasever": true, "-c": true, "--repo": true, "--repofrompath": true, "-x": true, "--exclude": true},
+	"zypper": {"-r": true, "--repo": true, "--from": true},
+	"pip":    {"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-i": true, "--index-url": true, "--extra-index-url": true, "-f": true, "--find-links": true, "-t": true, "--target": true, "--prefix": true, "--root": true, "--trusted-host": true, "-e": true, "--editable": true},
+}
+
+// SplitPkgArgs splits the arguments of a package-manager command (mgr is
+// apt, apk, yum, zypper, pip, npm, yarn or pnpm; args follow the program,
+// and `-m pip`) into its options with their values, the index in args of
+// its subcommand (-1 when none) and the positional arguments after it.
+func SplitPkgArgs(mgr string, args []string) (opts []string, sub int, pkgs []string) {
+	withVal := pkgOptsWithValue[mgr]
+	sub = -1
+	for j := 0; j < len(args); j++ {
+		a := args[j]
+		if strings.HasPrefix(a, "-") && a != "-" {
+			opts = append(opts, a)
+			if withVal[a] && j+1 < len(args) {
+				opts = append(opts, args[j+1])
+				j++
+			}
+			continue
+		}
+		if sub < 0 {
+			sub = j
+			continue
+		}
+		pkgs = append(pkgs, a)
+	}
+	return opts, sub, pkgs
+}

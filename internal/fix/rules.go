@@ -129,13 +129,6 @@ func commands(f *syntax.File) []shCmd {
 	return out
 }
 
-// optsWithValue are package-manager options that take the next word.
-var optsWithValue = map[string]map[string]bool{
-	"apt": {"-o": true, "-t": true, "--target-release": true, "-c": true, "--config-file": true},
-	"apk": {"-t": true, "--virtual": true, "-X": true, "--repository": true, "--repositories-file": true, "-p": true, "--root": true, "--arch": true, "--keys-dir": true},
-	"pip": {"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-i": true, "--index-url": true, "--extra-index-url": true, "-f": true, "--find-links": true, "-t": true, "--target": true, "--prefix": true, "--root": true, "--trusted-host": true, "-e": true, "--editable": true},
-}
-
 // pkgCmd is a package-manager invocation: its manager, the index (into
 // args()) of its subcommand, its options and package arguments.
 type pkgCmd struct {
@@ -178,25 +171,13 @@ func classify(c *shCmd) (pkgCmd, string) {
 	if mgr == "" {
 		return p, ""
 	}
-	withVal := optsWithValue[mgr]
-	sub := ""
-	for j := start; j < len(args); j++ {
-		a := args[j]
-		if strings.HasPrefix(a, "-") && a != "-" {
-			p.opts = append(p.opts, a)
-			if withVal[a] && j+1 < len(args) {
-				p.opts = append(p.opts, args[j+1])
-				j++
-			}
-			continue
-		}
-		if p.sub < 0 {
-			p.sub, sub = j, a
-			continue
-		}
-		p.npkgs++
+	opts, sub, pkgs := df.SplitPkgArgs(mgr, args[start:])
+	p.opts, p.npkgs = opts, len(pkgs)
+	if sub < 0 {
+		return p, ""
 	}
-	return p, sub
+	p.sub = start + sub
+	return p, args[p.sub]
 }
 
 // planFlag adds the missing flag to every matching package-manager call of
@@ -241,15 +222,20 @@ func planAptLists(st *state, fd finding.Finding, in *df.Instruction) (*candidate
 	if l := laterAptUse(st.file, in); l > 0 {
 		return nil, fmt.Sprintf("a later RUN (line %d) runs apt-get without apt-get update and needs the lists", l)
 	}
+	return planAppend(st, fd, in, aptListsRm)
+}
+
+// planAppend is the candidate chaining `&& cmd` onto the RUN in.
+func planAppend(st *state, fd finding.Finding, in *df.Instruction, cmd string) (*candidate, string) {
 	t, why := runText(st, in)
 	if t == nil {
 		return nil, why
 	}
-	e, why := appendCommand(st, t, in, aptListsRm)
+	e, why := appendCommand(st, t, in, cmd)
 	if e == nil {
 		return nil, why
 	}
-	return &candidate{target: fd, edits: []edit{*e}, change: "appended `&& " + aptListsRm + "` to the RUN"}, ""
+	return &candidate{target: fd, edits: []edit{*e}, change: "appended `&& " + cmd + "` to the RUN"}, ""
 }
 
 // appendCommand returns the edit chaining `&& cmd` onto the RUN's last
@@ -361,15 +347,7 @@ func planRPMCache(st *state, fd finding.Finding, in *df.Instruction) (*candidate
 	if !ok || !ok2 || !rpmCleanRe.MatchString(clean) {
 		return nil, ""
 	}
-	t, why := runText(st, in)
-	if t == nil {
-		return nil, why
-	}
-	e, why := appendCommand(st, t, in, clean)
-	if e == nil {
-		return nil, why
-	}
-	return &candidate{target: fd, edits: []edit{*e}, change: "appended `&& " + clean + "` to the RUN"}, ""
+	return planAppend(st, fd, in, clean)
 }
 
 var rpmCleanRe = regexp.MustCompile(`^(yum|dnf|microdnf|tdnf) clean all$|^zypper clean -a$`)

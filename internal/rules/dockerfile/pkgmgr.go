@@ -16,15 +16,6 @@ type pkgOp struct {
 	Cmd   *df.Command
 }
 
-// optsWithValue are options that take the next word as their value.
-var optsWithValue = map[string]map[string]bool{
-	"apt":    {"-o": true, "-t": true, "--target-release": true, "-c": true, "--config-file": true},
-	"apk":    {"-t": true, "--virtual": true, "-X": true, "--repository": true, "--repositories-file": true, "-p": true, "--root": true, "--arch": true, "--keys-dir": true},
-	"yum":    {"--setopt": true, "--enablerepo": true, "--disablerepo": true, "--installroot": true, "--releasever": true, "-c": true, "--repo": true, "--repofrompath": true, "-x": true, "--exclude": true},
-	"zypper": {"-r": true, "--repo": true, "--from": true},
-	"pip":    {"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-i": true, "--index-url": true, "--extra-index-url": true, "-f": true, "--find-links": true, "-t": true, "--target": true, "--prefix": true, "--root": true, "--trusted-host": true, "-e": true, "--editable": true},
-}
-
 // pkgOps finds package-manager invocations in a script.
 func pkgOps(sc *df.Script) []pkgOp {
 	var out []pkgOp
@@ -63,22 +54,10 @@ func pkgOps(sc *df.Script) []pkgOp {
 			continue
 		}
 		op := pkgOp{Index: i, Mgr: mgr, Cmd: c}
-		withVal := optsWithValue[mgr]
-		for j := 0; j < len(args); j++ {
-			a := args[j]
-			if strings.HasPrefix(a, "-") && a != "-" {
-				op.Opts = append(op.Opts, a)
-				if withVal[a] && j+1 < len(args) {
-					op.Opts = append(op.Opts, args[j+1])
-					j++
-				}
-				continue
-			}
-			if op.Sub == "" {
-				op.Sub = a
-				continue
-			}
-			op.Pkgs = append(op.Pkgs, a)
+		var sub int
+		op.Opts, sub, op.Pkgs = df.SplitPkgArgs(mgr, args)
+		if sub >= 0 {
+			op.Sub = args[sub]
 		}
 		out = append(out, op)
 	}
