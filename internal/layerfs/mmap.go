@@ -237,6 +237,12 @@ func (r *mapReader) peek(n int64) []byte {
 	return r.m.data[r.pos : r.pos+n : r.pos+n]
 }
 
+// size is the layer's length.
+func (r *mapReader) size() int64 { return int64(len(r.m.data)) }
+
+// fault turns a memory fault inside the map into errMapFault.
+func (r *mapReader) fault(recovered any) error { return r.m.faultError(recovered) }
+
 func (r *mapReader) Seek(offset int64, whence int) (int64, error) {
 	var abs int64
 	switch whence {

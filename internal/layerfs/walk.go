@@ -346,7 +346,7 @@ func WalkTar(ctx context.Context, r io.Reader, index int, o WalkOptions) (*Layer
 
 func walkTar(ctx context.Context, r io.Reader, index int, digest string, o WalkOptions) (*LayerFacts, error) {
 	o = o.withDefaults()
-	tr := tar.NewReader(r)
+	tr := newTarReader(r)
 	facts := &LayerFacts{Index: index, Digest: digest}
 	var entries entryPacker
 	var links symlinkTracker
