@@ -138,26 +138,44 @@ func analyze(ctx context.Context, src *source.Image, target string, analyzers []
 	for i, l := range src.Layers {
 		blobs[i] = layerfs.Blob{Index: i, Digest: l.Digest, DiffID: l.DiffID, DigestVerified: l.DigestVerified, Open: l.Open}
 	}
-	walk, err := layerfs.Walk(ctx, blobs, wo)
-	if err != nil {
+	walkErr := func(err error) error {
 		var le *layerfs.LayerError
 		if errors.As(err, &le) && !errors.Is(err, context.Canceled) {
-			return nil, &InputError{Err: fmt.Errorf("%s: %w", target, err)}
+			return &InputError{Err: fmt.Errorf("%s: %w", target, err)}
 		}
-		return nil, fmt.Errorf("%s: %w", target, err)
+		return fmt.Errorf("%s: %w", target, err)
 	}
-	r := &Result{Report: rep, Source: src, Walk: walk, Merged: layerfs.Merge(walk.Layers)}
+	// The findings are built while the last layers' digests are still
+	// being checked (layerfs.Start), and returned only once they are.
+	pending, err := layerfs.Start(ctx, blobs, wo)
+	if err != nil {
+		return nil, walkErr(err)
+	}
+	r := build(src, pending.Result, o, rep)
+	walk, err := pending.Wait()
+	if err != nil {
+		return nil, walkErr(err)
+	}
 	// The merged view holds its own copy of every path: drop the layers'
 	// entries (the layer cache has stored them already).
 	for _, l := range walk.Layers {
 		l.Entries = layerfs.Entries{}
+	}
+	return r, nil
+}
+
+// build merges the walked layers and runs the image rules on them.
+func build(src *source.Image, walk *layerfs.Result, o Options, rep *finding.Report) *Result {
+	layers := walk.Layers
+	r := &Result{Report: rep, Source: src, Walk: walk, Merged: layerfs.Merge(layers)}
+	for _, l := range layers {
 		r.Digests = append(r.Digests, l.Digest)
 	}
-	r.Steps = attrib.Steps(src.Config, len(walk.Layers))
+	r.Steps = attrib.Steps(src.Config, len(layers))
 	if o.Dockerfile != nil {
 		attrib.Match(r.Steps, o.Dockerfile)
 	}
-	r.Layers = attrib.LayerSteps(r.Steps, len(walk.Layers))
+	r.Layers = attrib.LayerSteps(r.Steps, len(layers))
 
 	rep.Image = r.imageInfo()
 	if o.Scanners.packages() {
@@ -187,8 +205,8 @@ func analyze(ctx context.Context, src *source.Image, target string, analyzers []
 		})...)
 	}
 	r.Attribute(rep.Findings)
-	rep.Notes = append(rep.Notes, skippedNotes(walk.Layers, src.Skipped())...)
-	return r, nil
+	rep.Notes = append(rep.Notes, skippedNotes(layers, src.Skipped())...)
+	return r
 }
 
 // Analyzers returns the layer analyzers the scanners need.

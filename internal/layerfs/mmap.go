@@ -276,14 +276,19 @@ func (r *mapReader) advance(n int64) {
 // walkMapped walks a mapped layer: the hasher and the tar walk read the
 // map side by side, and the facts stand only if the bytes hash to the
 // layer's DiffID (and to its digest, the same bytes, when that differs).
-func walkMapped(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64, m *layerMap) (*LayerFacts, error) {
-	defer m.unmap()
+func walkMapped(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64, m *layerMap) (_ *LayerFacts, verify func() error, _ error) {
+	unmap := true
+	defer func() {
+		if unmap {
+			m.unmap()
+		}
+	}()
 	size := int64(len(m.data))
 	if size > o.MaxLayerBytes {
-		return nil, layerTooBig(o.MaxLayerBytes)
+		return nil, nil, layerTooBig(o.MaxLayerBytes)
 	}
 	if imageBytes != nil && imageBytes.Add(size) > o.MaxImageBytes {
-		return nil, imageTooBig(o.MaxImageBytes)
+		return nil, nil, imageTooBig(o.MaxImageBytes)
 	}
 	type hashed struct {
 		sum string
@@ -306,22 +311,40 @@ func walkMapped(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.I
 		}
 		h := <-done
 		if h.err == nil && b.DiffID != "" && h.sum != b.DiffID {
-			return nil, fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer): %w", h.sum, b.DiffID, err)
+			return nil, nil, fmt.Errorf("uncompressed content hashes to %s, but the config says diff_id %s (corrupt or tampered layer): %w", h.sum, b.DiffID, err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	h := <-done
-	if h.err != nil {
-		return nil, fmt.Errorf("read layer: %w", h.err)
+	// verified waits for the hasher and checks the layer's digests.
+	verified := func() (string, error) {
+		h := <-done
+		if h.err != nil {
+			return "", fmt.Errorf("read layer: %w", h.err)
+		}
+		// Stored and uncompressed bytes are the same here.
+		blob := ""
+		if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") {
+			blob = h.sum
+		}
+		return h.sum, checkDigests(b, h.sum, blob)
 	}
-	// Stored and uncompressed bytes are the same here.
-	blob := ""
-	if !b.DigestVerified && strings.HasPrefix(b.Digest, "sha256:") {
-		blob = h.sum
+	if b.DiffID == "" {
+		// The facts need the computed DiffID.
+		sum, err := verified()
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Digest, f.DiffID = b.Digest, sum
+		return f, nil, nil
 	}
-	if err := checkDigests(b, h.sum, blob); err != nil {
-		return nil, err
-	}
-	f.Digest, f.DiffID = b.Digest, h.sum
-	return f, nil
+	// The facts are complete (the DiffID they carry is the one checked):
+	// hand them out while the hasher finishes, which keeps the map until
+	// then (see Start).
+	f.Digest, f.DiffID = b.Digest, b.DiffID
+	unmap = false
+	return f, func() error {
+		defer m.unmap()
+		_, err := verified()
+		return err
+	}, nil
 }

@@ -22,6 +22,6 @@ func (*mapReader) peek(int64) []byte { return nil }
 
 func (*mapReader) passedInside(int64) {}
 
-func walkMapped(context.Context, Blob, WalkOptions, *atomic.Int64, *layerMap) (*LayerFacts, error) {
+func walkMapped(context.Context, Blob, WalkOptions, *atomic.Int64, *layerMap) (*LayerFacts, func() error, error) {
 	panic("unreachable")
 }

@@ -213,6 +213,42 @@ func TestWalkMappedDigests(t *testing.T) {
 	}
 }
 
+// TestStartVerifiesBeforeCaching: Start hands out a tampered mapped
+// layer's facts before its hash is checked, but Wait reports the layer
+// and the cache never gets the facts; a sound layer's are cached.
+func TestStartVerifiesBeforeCaching(t *testing.T) {
+	layer := bigLayer(t)
+	tampered := append([]byte(nil), layer...)
+	i := bytes.Index(tampered, []byte("VERSION_ID=12"))
+	tampered[i+len("VERSION_ID=")] = '9'
+	b := fileBlob(t, tampered, 0)
+	b.DiffID, b.Digest = sha(layer), sha(layer)
+	cache := &Cache{Dir: t.TempDir()}
+	o := WalkOptions{Cache: cache}
+	p, err := Start(context.Background(), []Blob{b}, o)
+	if err != nil {
+		t.Fatalf("Start: %v (the tar walk itself succeeds)", err)
+	}
+	if p.Result.Layers[0] == nil || p.Result.Layers[0].DiffID != b.DiffID {
+		t.Fatal("Start returned no facts for the layer")
+	}
+	var le *LayerError
+	if _, err := p.Wait(); !errors.As(err, &le) || !strings.Contains(err.Error(), "diff_id") {
+		t.Fatalf("Wait: err = %v, want a diff_id LayerError", err)
+	}
+	key := cache.Key(b.DiffID, b.Digest, o.withDefaults())
+	if _, ok := cache.Get(key, b.DiffID); ok {
+		t.Fatal("the tampered layer's facts were cached")
+	}
+	good := fileBlob(t, layer, 0)
+	if _, err := Walk(context.Background(), []Blob{good}, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cache.Get(key, good.DiffID); !ok {
+		t.Fatal("the sound layer's facts were not cached")
+	}
+}
+
 // TestWalkMappedTruncated: a file cut short while it is mapped gives an
 // error naming what happened, not a SIGBUS crash.
 func TestWalkMappedTruncated(t *testing.T) {
@@ -233,7 +269,7 @@ func TestWalkMappedTruncated(t *testing.T) {
 	if err := os.Truncate(p, 64<<10); err != nil {
 		t.Fatal(err)
 	}
-	_, err = walkMapped(context.Background(), Blob{DiffID: sha(layer), Digest: sha(layer)}, WalkOptions{}.withDefaults(), nil, m)
+	_, _, err = walkMapped(context.Background(), Blob{DiffID: sha(layer), Digest: sha(layer)}, WalkOptions{}.withDefaults(), nil, m)
 	if !errors.Is(err, errMapFault) {
 		t.Fatalf("err = %v, want the map-fault error", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"path"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
@@ -123,13 +124,52 @@ var ErrLimit = errors.New("limit exceeded")
 // Walk reads every layer once, in parallel, and returns their facts in
 // layer order. A corrupt layer aborts the walk with a *LayerError.
 func Walk(ctx context.Context, blobs []Blob, o WalkOptions) (*Result, error) {
+	p, err := Start(ctx, blobs, o)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Pending is a walk whose layer facts are all in, while the digests of
+// some layers may still be being checked.
+type Pending struct {
+	// Result holds every layer's facts, in layer order, and where they
+	// came from: read it, but change nothing in it before Wait returns
+	// (the cache and the store may be writing the facts).
+	Result *Result
+	g      *errgroup.Group
+}
+
+// Wait returns the walk's result (p.Result) once every layer's digests
+// are checked, or the walk's error (a *LayerError for a corrupt or
+// tampered layer): nothing made from p.Result may be shown before Wait
+// returns nil.
+func (p *Pending) Wait() (*Result, error) {
+	if err := p.g.Wait(); err != nil {
+		return nil, err
+	}
+	return p.Result, nil
+}
+
+// Start walks the layers like Walk, but returns as soon as every layer's
+// facts are in. A mapped layer's facts are complete when its tar walk
+// ends, while hashing it may take longer (on a one-layer image the hasher
+// is the last to finish): the caller builds its findings meanwhile and
+// calls Wait before it shows them. Facts are cached or stored only once
+// their layer is verified.
+func Start(ctx context.Context, blobs []Blob, o WalkOptions) (*Pending, error) {
 	o = o.withDefaults()
 	res := &Result{Layers: make([]*LayerFacts, len(blobs)), FromCache: make([]bool, len(blobs))}
 	var imageBytes atomic.Int64
+	var ready sync.WaitGroup
+	ready.Add(len(blobs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Workers)
 	for i, b := range blobs {
 		g.Go(func() error {
+			isReady := sync.OnceFunc(ready.Done)
+			defer isReady()
 			key := ""
 			if o.Cache != nil && b.DiffID != "" {
 				key = o.Cache.Key(b.DiffID, b.Digest, o)
@@ -152,7 +192,14 @@ func Walk(ctx context.Context, blobs []Blob, o WalkOptions) (*Result, error) {
 				}
 				release = rel
 			}
-			f, err := walkBlob(ctx, b, o, &imageBytes)
+			f, verify, err := walkBlob(ctx, b, o, &imageBytes)
+			if err == nil {
+				res.Layers[i] = f
+				isReady()
+				if verify != nil {
+					err = verify()
+				}
+			}
 			if release != nil {
 				kept := f
 				if err != nil {
@@ -169,14 +216,18 @@ func Walk(ctx context.Context, blobs []Blob, o WalkOptions) (*Result, error) {
 				// A cache that cannot be written only costs speed.
 				_ = o.Cache.Put(key, f)
 			}
-			res.Layers[i] = f
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	ready.Wait()
+	p := &Pending{Result: res, g: g}
+	for _, f := range res.Layers {
+		if f == nil { // a layer failed
+			_, err := p.Wait()
+			return nil, err
+		}
 	}
-	return res, nil
+	return p, nil
 }
 
 // fixup sets the per-image fields of cached facts (the same layer can sit
@@ -248,15 +299,24 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64) (*LayerFacts, error) {
+// walkBlob opens and walks one layer. For a mapped layer it may return before the layer's digests are
+// checked, with verify to call for that (see Start); verify is nil when
+// they are checked already.
+func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64) (_ *LayerFacts, verify func() error, _ error) {
 	rc, err := b.Open()
 	if err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+		return nil, nil, fmt.Errorf("open: %w", err)
 	}
 	defer rc.Close()
 	if m := mapBlob(rc); m != nil {
 		return walkMapped(ctx, b, o, imageBytes, m)
 	}
+	f, err := walkStream(ctx, b, o, imageBytes, rc)
+	return f, nil, err
+}
+
+// walkStream walks a layer read through rc: gzip, zstd or plain tar.
+func walkStream(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64, rc io.Reader) (*LayerFacts, error) {
 	var raw io.Reader = ctxReader{ctx: ctx, r: rc}
 	var digestH hash.Hash
 	// An uncompressed blob (docker save >= 25 names layers by digest) has
