@@ -6,8 +6,10 @@ import (
 	"os"
 
 	"github.com/kensa-sec/kensa/internal/cli"
+	"github.com/kensa-sec/kensa/internal/initgc"
 )
 
 func main() {
+	initgc.Restore()
 	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 }
