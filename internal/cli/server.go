@@ -109,8 +109,9 @@ Harbor: the auth header "Bearer <token>") or, where the registry can only
 be given a URL (Docker Hub), with ?secret=<--webhook-secret>.
 
 Notifications: with --notify-url, an image (manifest digest) that gains a
-CRITICAL vulnerability finding, on its first scan or on a rescan after an
-advisory update, is announced once per finding by a JSON POST
+CRITICAL finding (a vulnerability, on its first scan or on a rescan after
+an advisory update, or a secret or image check of its scan) is announced
+once per finding by a JSON POST
 ({"event":"image.critical_findings","image":{"digest",...},"findings":[...]})
 signed with --notify-secret (X-Kensa-Signature: sha256=<HMAC>), from a
 durable outbox retried with backoff; scans never wait for it.

@@ -244,4 +244,4 @@ func writeDockerArchive(t testing.TB, img v1.Image) []byte {
 }
 
 // latestSchema is the version of the newest migration in store/migrations.
-const latestSchema = 7
+const latestSchema = 8

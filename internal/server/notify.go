@@ -63,9 +63,14 @@ type NotificationMessage struct {
 
 // NotifiedFinding is one finding of a NotificationMessage.
 type NotifiedFinding struct {
-	ID           string `json:"id"`
-	Severity     string `json:"severity"`
-	Title        string `json:"title,omitempty"`
+	// Kind is "vuln", "secret" or "misconfig".
+	Kind     string `json:"kind"`
+	ID       string `json:"id"`
+	Severity string `json:"severity"`
+	Title    string `json:"title,omitempty"`
+	// Path is the file the finding is in (a secret's file; never the
+	// secret itself).
+	Path         string `json:"path,omitempty"`
 	Package      string `json:"package,omitempty"`
 	Version      string `json:"version,omitempty"`
 	FixedVersion string `json:"fixed_version,omitempty"`
@@ -132,7 +137,7 @@ func (n *Notifier) Tick(ctx context.Context) (queued, delivered int, err error) 
 		m := NotificationMessage{Event: "image.critical_findings", ScanID: im.ScanID, Created: time.Now().UTC().Truncate(time.Second), Findings: []NotifiedFinding{}}
 		m.Image.Digest, m.Image.References = im.Digest, im.References
 		for _, f := range im.Findings {
-			nf := NotifiedFinding{ID: f.ID, Severity: f.Severity.String(), Title: f.Title, Layer: f.Location.Layer}
+			nf := NotifiedFinding{Kind: string(f.Kind), ID: f.ID, Severity: f.Severity.String(), Title: f.Title, Path: f.Location.Path, Layer: f.Location.Layer}
 			if f.Package != nil {
 				nf.Package, nf.Version, nf.FixedVersion = f.Package.Name, f.Package.Version, f.Package.FixedVersion
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/kensa-sec/kensa/internal/server/store"
 	"github.com/kensa-sec/kensa/internal/testimages/synth"
@@ -28,6 +29,7 @@ type receiver struct {
 	failFirst int
 	requests  int
 	got       []NotificationMessage
+	raw       []string // the bodies
 	bad       []string
 }
 
@@ -50,6 +52,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.bad = append(rc.bad, err.Error())
 	}
 	rc.got = append(rc.got, m)
+	rc.raw = append(rc.raw, string(b))
 }
 
 func (rc *receiver) messages() ([]NotificationMessage, int, []string) {
@@ -101,6 +104,17 @@ func digestOf(t *testing.T, ref string) string {
 	return d.Digest.String()
 }
 
+// runNotifier runs a Notifier on e's store, posting to rc, until the test
+// ends.
+func runNotifier(t *testing.T, e *env, rc *receiver) {
+	hook := httptest.NewServer(rc)
+	n := NewNotifier(e.st, NotifierOptions{URL: hook.URL, Secret: "notify-secret", Interval: 30 * time.Millisecond, Backoff: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); n.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; hook.Close() })
+}
+
 // TestServerNotifyOnNewCritical: images with only HIGH findings notify nothing;
 // an advisory update giving one image a CRITICAL finding sends exactly one
 // message (after a refused first delivery, retried) naming its digest and
@@ -115,13 +129,7 @@ func TestServerNotifyOnNewCritical(t *testing.T) {
 	}
 	e.scanAll(refs...)
 	rc := &receiver{failFirst: 1}
-	hook := httptest.NewServer(rc)
-	defer hook.Close()
-	n := NewNotifier(e.st, NotifierOptions{URL: hook.URL, Secret: "notify-secret", Interval: 30 * time.Millisecond, Backoff: 100 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); n.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runNotifier(t, e, rc)
 
 	time.Sleep(300 * time.Millisecond)
 	if got, reqs, _ := rc.messages(); len(got) != 0 || reqs != 0 {
@@ -159,14 +167,7 @@ func TestServerNotifyOnNewCritical(t *testing.T) {
 	}
 
 	// A new image on base 1: CRITICAL on its first scan.
-	base, err := synth.BaseLayer(1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := synth.Image(base, 1, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := synthImage(t, 1, 7)
 	newRef := e.reg.Host + "/base1/app7:1"
 	r, _ := name.ParseReference(newRef)
 	if err := remote.Write(r, img); err != nil {
@@ -192,6 +193,68 @@ func TestServerNotifyOnNewCritical(t *testing.T) {
 	mb, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(string(mb), `kensa_notifications{state="delivered"} 2`) || !strings.Contains(string(mb), `kensa_notifications{state="pending"} 0`) {
 		t.Errorf("/metrics lacks the notification counts:\n%s", mb)
+	}
+}
+
+// TestServerNotifySecret: a CRITICAL finding of the scan's own report (a
+// GitHub token in a file) is announced once, with its rule, file and
+// layer and without the token; scanning the image again announces nothing.
+func TestServerNotifySecret(t *testing.T) {
+	e := newEnv(t, APIOptions{})
+	const token = "ghp_R8tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM1q"
+	img := synthImage(t, 1, 1)
+	leak, err := synth.Layer(map[string]string{"app/deploy.env": "GITHUB_TOKEN=" + token + "\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err = mutate.AppendLayers(img, leak); err != nil {
+		t.Fatal(err)
+	}
+	ref := e.reg.Host + "/base1/leaky:1"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	leakDigest, err := leak.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.scanAll(ref)
+	rc := &receiver{}
+	runNotifier(t, e, rc)
+
+	got := rc.waitMessages(t, 1, 5*time.Second)
+	m := got[0]
+	if m.Image.Digest != digestOf(t, ref) || !slices.Equal(m.Image.References, []string{ref}) {
+		t.Errorf("message image %+v, want %s (%s)", m.Image, ref, digestOf(t, ref))
+	}
+	var found bool
+	for _, f := range m.Findings {
+		if f.ID == "KS-SE-github-token" {
+			found = true
+			if f.Kind != "secret" || f.Severity != "CRITICAL" || f.Path != "/app/deploy.env" || f.Layer != leakDigest.String() {
+				t.Errorf("secret finding %+v, want kind secret, CRITICAL, /app/deploy.env in layer %s", f, leakDigest)
+			}
+		}
+		if f.Severity != "CRITICAL" {
+			t.Errorf("non-CRITICAL finding announced: %+v", f)
+		}
+	}
+	if !found {
+		t.Fatalf("no KS-SE-github-token in %+v", m.Findings)
+	}
+	_, _, bad := rc.messages()
+	rc.mu.Lock()
+	body := rc.raw[0]
+	rc.mu.Unlock()
+	if strings.Contains(body, token) || strings.Contains(body, token[4:]) || len(bad) != 0 {
+		t.Fatalf("the message shows the token or is malformed (%v): %s", bad, body)
+	}
+
+	e.scanAll(ref)
+	time.Sleep(400 * time.Millisecond)
+	if got, _, _ := rc.messages(); len(got) != 1 {
+		t.Fatalf("after scanning the image again: %d messages, want still 1", len(got))
 	}
 }
 

@@ -359,14 +359,7 @@ func TestServerOpenAPIResponses(t *testing.T) {
 	waitJobs(t, e.st, []int64{done}, 60*time.Second)
 	stop()
 	queued := e.submit.submit(refs[1]) // no worker runs it: it stays queued
-	base, err := synth.BaseLayer(0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := synth.Image(base, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := synthImage(t, 0, 0)
 	archive := writeDockerArchive(t, img)
 	none := apiClient{t: t, base: e.api.URL}
 

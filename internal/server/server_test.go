@@ -311,14 +311,7 @@ func TestRegistryHangTimesOut(t *testing.T) {
 // TestUploadArchive scans a docker-archive uploaded to the API.
 func TestUploadArchive(t *testing.T) {
 	e := newEnv(t, APIOptions{})
-	base, err := synth.BaseLayer(0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := synth.Image(base, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := synthImage(t, 0, 0)
 	archive := writeDockerArchive(t, img)
 	var j store.Job
 	if code := e.submit.do("POST", "/v1/scans/archive?name=app.tar", bytes.NewReader(archive), &j); code != 202 {

@@ -11,14 +11,15 @@ import (
 	"github.com/kensa-sec/kensa/internal/finding"
 )
 
-// CriticalImage is one image (manifest digest) with CRITICAL
-// vulnerability findings it was not notified of yet.
+// CriticalImage is one image (manifest digest) with CRITICAL findings it
+// was not notified of yet: vulnerabilities, and its scan's own (secrets,
+// image checks).
 type CriticalImage struct {
 	Digest     string
 	References []string
 	ScanID     int64
-	// Findings are the new CRITICAL findings, one per advisory and
-	// package.
+	// Findings are the new CRITICAL findings: vulnerabilities one per
+	// advisory and package, then the others.
 	Findings []finding.Finding
 }
 
@@ -30,7 +31,8 @@ const notifyLock = 0x6b656e73616e // "kensan"
 const maxNotifyFindings = 2000
 
 // QueueCriticalNotifications finds the images whose latest scan has a
-// CRITICAL vulnerability finding the image was not notified of, records
+// CRITICAL finding the image was not notified of (a vulnerability, by
+// advisory ID, or one of the scan's own, by fingerprint), records
 // those findings as notified and queues, in the same transaction, one
 // message per image built by message. It returns the number queued; 0
 // also when another process is searching at the moment.
@@ -55,10 +57,21 @@ func (s *Store) QueueCriticalNotifications(ctx context.Context, message func(Cri
 			mid     int64
 			im      CriticalImage
 			setHash []byte
-			ids     map[string]bool
+			ids     map[string]bool // new CRITICAL advisories
+			others  []finding.Finding
+			fps     []string // fingerprints of others
 		}
 		var order []*pending
 		byManifest := map[int64]*pending{}
+		get := func(mid int64, digest string, refs []string, sid int64) *pending {
+			p := byManifest[mid]
+			if p == nil {
+				p = &pending{mid: mid, im: CriticalImage{Digest: digest, References: refs, ScanID: sid}, ids: map[string]bool{}}
+				byManifest[mid] = p
+				order = append(order, p)
+			}
+			return p
+		}
 		for rows.Next() {
 			var mid, sid int64
 			var digest, adv string
@@ -68,36 +81,69 @@ func (s *Store) QueueCriticalNotifications(ctx context.Context, message func(Cri
 				rows.Close()
 				return fmt.Errorf("new critical findings: %w", err)
 			}
-			p := byManifest[mid]
-			if p == nil {
-				p = &pending{mid: mid, im: CriticalImage{Digest: digest, References: refs, ScanID: sid}, setHash: set, ids: map[string]bool{}}
-				byManifest[mid] = p
-				order = append(order, p)
-			}
+			p := get(mid, digest, refs, sid)
+			p.setHash = set
 			p.ids[adv] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("new critical findings: %w", err)
 		}
+		// The CRITICAL findings of the scans' own reports (secrets,
+		// image checks), by fingerprint.
+		rows, err = tx.Query(ctx, `SELECT i.manifest_id, m.digest, c.fingerprint, (array_agg(c.finding))[1],
+				array_agg(DISTINCT i.reference ORDER BY i.reference), max(i.scan_id)
+			FROM images i JOIN manifests m ON m.id = i.manifest_id JOIN scan_criticals c ON c.scan_id = i.scan_id
+			WHERE NOT EXISTS (SELECT 1 FROM notified_findings nf WHERE nf.manifest_id = i.manifest_id AND nf.finding_id = c.fingerprint)
+			GROUP BY i.manifest_id, m.digest, c.fingerprint
+			ORDER BY i.manifest_id, c.fingerprint LIMIT $1`, maxNotifyFindings)
+		if err != nil {
+			return fmt.Errorf("new critical findings: %w", err)
+		}
+		for rows.Next() {
+			var mid, sid int64
+			var digest, fp string
+			var fb []byte
+			var refs []string
+			if err := rows.Scan(&mid, &digest, &fp, &fb, &refs, &sid); err != nil {
+				rows.Close()
+				return fmt.Errorf("new critical findings: %w", err)
+			}
+			var f finding.Finding
+			if err := json.Unmarshal(fb, &f); err != nil {
+				rows.Close()
+				return fmt.Errorf("critical finding of %s: %w", digest, err)
+			}
+			p := get(mid, digest, refs, sid)
+			p.others = append(p.others, f)
+			p.fps = append(p.fps, fp)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("new critical findings: %w", err)
+		}
 		for _, p := range order {
-			var vb []byte
-			if err := tx.QueryRow(ctx, "SELECT vulns FROM package_sets WHERE hash = $1", p.setHash).Scan(&vb); err != nil {
-				return fmt.Errorf("package set of %s: %w", p.im.Digest, err)
-			}
-			var v Vulns
-			if err := json.Unmarshal(vb, &v); err != nil {
-				return fmt.Errorf("package set of %s: %w", p.im.Digest, err)
-			}
-			for _, f := range v.Findings {
-				if p.ids[f.ID] && f.Severity == finding.SeverityCritical {
-					p.im.Findings = append(p.im.Findings, f)
+			if len(p.ids) > 0 {
+				var vb []byte
+				if err := tx.QueryRow(ctx, "SELECT vulns FROM package_sets WHERE hash = $1", p.setHash).Scan(&vb); err != nil {
+					return fmt.Errorf("package set of %s: %w", p.im.Digest, err)
+				}
+				var v Vulns
+				if err := json.Unmarshal(vb, &v); err != nil {
+					return fmt.Errorf("package set of %s: %w", p.im.Digest, err)
+				}
+				for _, f := range v.Findings {
+					if p.ids[f.ID] && f.Severity == finding.SeverityCritical {
+						p.im.Findings = append(p.im.Findings, f)
+					}
 				}
 			}
-			ids := make([]string, 0, len(p.ids))
+			p.im.Findings = append(p.im.Findings, p.others...)
+			ids := make([]string, 0, len(p.ids)+len(p.fps))
 			for id := range p.ids {
 				ids = append(ids, id)
 			}
+			ids = append(ids, p.fps...)
 			if _, err := tx.Exec(ctx, `INSERT INTO notified_findings (manifest_id, finding_id) SELECT $1, unnest($2::text[])
 				ON CONFLICT DO NOTHING`, p.mid, ids); err != nil {
 				return fmt.Errorf("record notified findings of %s: %w", p.im.Digest, err)

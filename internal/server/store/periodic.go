@@ -135,6 +135,10 @@ func SaveRematch(ctx context.Context, tx pgx.Tx, scanID int64, dbBuilt time.Time
 	if err != nil {
 		return 0, fmt.Errorf("save rescan of %s: %w", ref, err)
 	}
+	if _, err := tx.Exec(ctx, `INSERT INTO scan_criticals (scan_id, fingerprint, finding)
+		SELECT $1, fingerprint, finding FROM scan_criticals WHERE scan_id = $2`, sid, scanID); err != nil {
+		return 0, fmt.Errorf("save rescan of %s: %w", ref, err)
+	}
 	if _, err := tx.Exec(ctx, "UPDATE images SET scan_id = $2, updated_at = now() WHERE reference = $1", ref, sid); err != nil {
 		return 0, fmt.Errorf("save rescan of %s: %w", ref, err)
 	}

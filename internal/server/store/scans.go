@@ -79,6 +79,9 @@ func SaveScan(ctx context.Context, tx pgx.Tx, in ScanInput) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("save scan of %s: %w", in.Reference, err)
 	}
+	if err := saveCriticals(ctx, tx, sid, rep.Findings); err != nil {
+		return 0, fmt.Errorf("save scan of %s: %w", in.Reference, err)
+	}
 	_, err = tx.Exec(ctx, `INSERT INTO images (reference, manifest_id, scan_id) VALUES ($1, $2, $3)
 		ON CONFLICT (reference) DO UPDATE SET manifest_id = excluded.manifest_id, scan_id = excluded.scan_id, updated_at = now()`,
 		in.Reference, mid, sid)
@@ -86,6 +89,26 @@ func SaveScan(ctx context.Context, tx pgx.Tx, in ScanInput) (int64, error) {
 		return 0, fmt.Errorf("save image %s: %w", in.Reference, err)
 	}
 	return sid, nil
+}
+
+// saveCriticals records the CRITICAL findings among fs (a report's own,
+// without its vulnerabilities) for scan sid, for the notifier. Suppressed
+// findings (ignore file, VEX, policy) are left out.
+func saveCriticals(ctx context.Context, tx pgx.Tx, sid int64, fs []finding.Finding) error {
+	for _, f := range fs {
+		if f.Severity != finding.SeverityCritical || f.Suppressed != nil || f.Kind == finding.KindVuln {
+			continue
+		}
+		b, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encode finding %s: %w", f.ID, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO scan_criticals (scan_id, fingerprint, finding) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, sid, finding.Fingerprint(f), b); err != nil {
+			return fmt.Errorf("record critical finding %s: %w", f.ID, err)
+		}
+	}
+	return nil
 }
 
 // putPackageSet stores pkgs (each once) and their set, and returns the
