@@ -21,11 +21,12 @@ import (
 // An uncompressed layer stored in a regular file (a docker-archive's
 // layer.tar member, an uncompressed OCI blob) is walked from a read-only
 // memory map instead of through read calls: the hasher reads every page
-// straight from the page cache, the tar walk touches only headers and the
-// files analyzers want (unwanted content is skipped with Seek), and no
-// byte is copied into a read buffer first. Pages both have passed are
-// handed back as they go, so a many-GB layer costs a few MB of resident
-// memory, as the streaming walk does.
+// from the page cache (through a small copy of its own, see hash), the tar
+// walk touches only headers (parsed in place, see fastTar) and the files
+// analyzers want (unwanted content is skipped with Seek), and those files
+// reach analyzers in place, not copied into a read buffer. Pages both
+// have passed are handed back as they go, so a many-GB layer costs a few
+// MB of resident memory, as the streaming walk does.
 //
 // A file truncated while it is mapped raises SIGBUS on access; the
 // goroutines touching the map run with debug.SetPanicOnFault, so that

@@ -47,10 +47,10 @@ func newTarReader(r io.Reader) tarReader {
 type fastTar struct {
 	r   blockReader
 	end int64 // the layer's length
-	// next is where the header after the current entry starts, pad the
-	// padding before it, and left the current entry's content not yet
-	// read (all when tr is nil).
-	next, pad, left int64
+	// next is where the header after the current entry starts, dataEnd
+	// where its content ends (next less the padding), and left the
+	// content not yet read (all when tr is nil).
+	next, dataEnd, left int64
 	// tr, when non-nil, reads the current entry (a sparse file, whose
 	// content only archive/tar can expand) and the next header.
 	tr  *tar.Reader
@@ -79,7 +79,7 @@ func (t *fastTar) nextHeader() (hdr *tar.Header, err error) {
 	}
 	// As archive/tar: content cut short is an error, padding cut short
 	// the archive's end.
-	if t.next-t.pad > t.end {
+	if t.dataEnd > t.end {
 		return nil, io.ErrUnexpectedEOF
 	}
 	if t.next > t.end {
@@ -124,8 +124,8 @@ func (t *fastTar) startContent(hdr *tar.Header) {
 	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
 		t.left = 0
 	}
+	t.dataEnd = pos + t.left
 	t.next = pos + (t.left+blockSize-1)/blockSize*blockSize
-	t.pad = t.next - pos - t.left
 }
 
 // Read reads the current entry's content, as tar.Reader.Read.

@@ -299,9 +299,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// walkBlob opens and walks one layer. For a mapped layer it may return before the layer's digests are
-// checked, with verify to call for that (see Start); verify is nil when
-// they are checked already.
+// walkBlob opens and walks one layer. For a mapped layer it may return
+// before the layer's digests are checked, with verify to call for that
+// (see Start); verify is nil when they are checked already.
 func walkBlob(ctx context.Context, b Blob, o WalkOptions, imageBytes *atomic.Int64) (_ *LayerFacts, verify func() error, _ error) {
 	rc, err := b.Open()
 	if err != nil {
